@@ -1,0 +1,64 @@
+# One command for everything: `make test` sets up what is missing, then runs every test level.
+# Set-up steps are skipped when already done, so a warm re-run starts testing within seconds.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+PYTHON      := $(VENV)/bin/python
+VENV_STAMP  := $(VENV)/.requirements-installed
+HARNESS     := tests/harness
+SUDO        := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+# Podman settings for this kind of machine (runc, cgroupfs, modest ulimits).
+export CONTAINERS_CONF := $(CURDIR)/$(HARNESS)/containers.conf
+# The collection under test is this working tree, linked as opencontracts.enclave.
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# The molecule hosts' image, tagged by the hash of its recipe.
+export MOLECULE_TEST_IMAGE := $(shell $(HARNESS)/build-image.sh --print-ref)
+
+.PHONY: help setup test unit lint sanity molecule bench-pcr clean
+
+help:
+	@echo "make test       set up (apt packages, .venv, test image) and run every test level"
+	@echo "make setup      only the set-up"
+	@echo "make unit | lint | sanity | molecule   one test level (after setup)"
+	@echo "make bench-pcr  PCR measurement benchmark (docs/benchmarks.md)"
+	@echo "make clean      remove .venv, caches and the test image"
+
+setup: system-packages $(VENV_STAMP) collection-link test-image
+
+# podman and debootstrap from the distribution when missing (Debian or Ubuntu).
+.PHONY: system-packages
+system-packages:
+	@$(HARNESS)/system-packages.sh
+
+$(VENV_STAMP): requirements-dev.txt
+	@echo "creating $(VENV) with the pinned development requirements"
+	@python3 -m venv $(VENV)
+	@$(PYTHON) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+.PHONY: collection-link
+collection-link:
+	@mkdir -p .cache/collections/ansible_collections/opencontracts
+	@ln -sfn ../../../.. .cache/collections/ansible_collections/opencontracts/enclave
+
+.PHONY: test-image
+test-image: system-packages
+	@$(HARNESS)/build-image.sh
+
+test: setup
+	@$(HARNESS)/run-levels.sh unit lint sanity molecule
+
+unit lint sanity molecule: setup
+	@$(HARNESS)/run-levels.sh $@
+
+bench-pcr: $(VENV_STAMP) collection-link
+	$(PYTHON) tests/bench/bench_pcr.py
+
+clean:
+	rm -rf $(VENV) .cache tests/output
+	-podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/opencontracts-enclave-testhost:' | xargs -r podman rmi

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the system packages the tests need when they are missing (Debian or Ubuntu).
+set -euo pipefail
+
+need=()
+command -v podman >/dev/null || need+=(podman)
+command -v runc >/dev/null || need+=(runc)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+[[ -e /usr/share/keyrings/debian-archive-keyring.gpg ]] || need+=(debian-archive-keyring)
+# Python's venv module is a separate package on Debian and Ubuntu.
+python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
+command -v git >/dev/null || need+=(git)
+command -v openssl >/dev/null || need+=(openssl)
+# ansible-test sanity lints shell scripts with it (skipped with a warning without it).
+command -v shellcheck >/dev/null || need+=(shellcheck)
+
+if ((${#need[@]} == 0)); then
+    exit 0
+fi
+
+sudo=""
+[[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+echo "installing system packages: ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,198 @@
+"""The emulated enclave: a long-running process per enclave started by `nitro-cli run-enclave`.
+
+Run as `python3 -m nitro_emulator.enclave --launch <enclaves/ID.launch>`. It reads the
+launch spec (JSON written by nitro-cli), writes boot messages to its console log,
+serves every configured port on an emulated vsock endpoint (a unix socket at
+/run/nitro_emulator/vsock/<cid>/<port>.sock) and, when tcp_bind is set, on host TCP,
+then reports readiness in enclaves/ID.ready. SIGTERM (terminate-enclave) stops it.
+
+Each connection gets one JSON object {"enclave_name", "enclave_id", "cid", "port"}:
+as an HTTP/1.1 200 response when the client sent an HTTP request line, else as one line.
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+
+from . import paths
+
+HTTP_REQUEST = re.compile(rb"^[A-Z]+ \S+ HTTP/\d(?:\.\d)?\r?$")
+
+
+class Console:
+    """The enclave's console log, with kernel-style timestamps."""
+
+    def __init__(self, path):
+        self.started = time.monotonic()
+        self.handle = open(path, "a", encoding="utf-8", buffering=1)  # pylint: disable=consider-using-with
+        self.lock = threading.Lock()
+
+    def write(self, message):
+        elapsed = time.monotonic() - self.started
+        with self.lock:
+            self.handle.write("[%5d.%06d] %s\n" % (int(elapsed), int(elapsed * 1000000) % 1000000, message))
+
+
+def write_ready(path, data):
+    paths.write_file_atomic(path, json.dumps(data) + "\n", 0o664)
+
+
+def _read_request(conn):
+    """Whatever the client sends first: up to the end of the HTTP headers, or one line."""
+    conn.settimeout(1.0)
+    data = b""
+    try:
+        while len(data) < 65536:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+            first_line = data.split(b"\n", 1)[0]
+            if b"\n" in data and not HTTP_REQUEST.match(first_line):
+                break
+            if b"\r\n\r\n" in data or b"\n\n" in data:
+                break
+    except (socket.timeout, OSError):
+        pass
+    return data
+
+
+def handle_connection(conn, spec, port, console, transport):
+    try:
+        request = _read_request(conn)
+        first_line = request.split(b"\n", 1)[0]
+        body = json.dumps({"enclave_name": spec["name"], "enclave_id": spec["enclave_id"], "cid": spec["cid"], "port": port}) + "\n"
+        if HTTP_REQUEST.match(first_line):
+            console.write("nitro-emulator: %s request on port %d: %s" % (transport, port, first_line.decode("latin-1").strip()))
+            head = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n"
+                    "Server: nitro-emulator-enclave\r\n\r\n" % len(body))
+            payload = head.encode("ascii") + (b"" if first_line.startswith(b"HEAD ") else body.encode("utf-8"))
+        else:
+            console.write("nitro-emulator: %s connection on port %d" % (transport, port))
+            payload = body.encode("utf-8")
+        conn.sendall(payload)
+    except OSError:
+        pass
+    finally:
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        conn.close()
+
+
+def serve(listener, spec, port, console, transport, stopping):
+    while not stopping.is_set():
+        try:
+            conn, _address = listener.accept()
+        except OSError:
+            if stopping.is_set():
+                return
+            time.sleep(0.05)
+            continue
+        threading.Thread(target=handle_connection, args=(conn, spec, port, console, transport), daemon=True).start()
+
+
+def boot(spec, console):
+    """Print the boot messages a Nitro enclave kernel would."""
+    console.write("Linux version %s (nitro-emulator) #1 SMP (emulated: no Nitro hypervisor on this host)" % spec["kernel_version"])
+    console.write("Command line: %s" % spec["cmdline"])
+    console.write("x86/fpu: Supporting XSAVE feature 0x001: 'x87 floating point registers'")
+    console.write("smp: Brought up 1 node, %d CPUs" % len(spec["cpu_ids"]))
+    console.write("Memory: %dK available" % (spec["memory_mib"] * 1024))
+    console.write("nsm: loading out-of-tree module taints kernel.")
+    console.write("random: crng init done")
+    console.write("nitro-emulator: enclave %s (%s) running with vsock CID %d, %d vCPUs, %d MiB"
+                  % (spec["name"], spec["enclave_id"], spec["cid"], len(spec["cpu_ids"]), spec["memory_mib"]))
+
+
+def open_listeners(spec, console):
+    listeners = []
+    vsock_dir = spec["vsock_dir"]
+    os.makedirs(vsock_dir, mode=0o755, exist_ok=True)
+    bound_tcp = []
+    for port in spec["ports"]:
+        path = os.path.join(vsock_dir, "%d.sock" % port)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with paths.unix_address(path) as address:
+            unix.bind(address)
+        os.chmod(path, 0o666)
+        unix.listen(64)
+        listeners.append((unix, port, "vsock"))
+        console.write("nitro-emulator: listening on vsock port %d (emulated at %s)" % (port, path))
+        if spec.get("tcp_bind"):
+            tcp = socket.socket(socket.AF_INET6 if ":" in spec["tcp_bind"] else socket.AF_INET, socket.SOCK_STREAM)
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                tcp.bind((spec["tcp_bind"], port))
+                tcp.listen(64)
+            except OSError as exc:
+                tcp.close()
+                console.write("nitro-emulator: host TCP %s:%d unavailable (%s); serving vsock only" % (spec["tcp_bind"], port, exc.strerror or exc))
+                continue
+            listeners.append((tcp, port, "tcp"))
+            bound_tcp.append(port)
+            console.write("nitro-emulator: also listening on host TCP %s:%d" % (spec["tcp_bind"], port))
+    return listeners, bound_tcp
+
+
+def run(spec):
+    console = Console(spec["console"])
+    write_ready(spec["ready"], {"state": "booting", "pid": os.getpid()})
+    stopping = threading.Event()
+
+    def on_signal(_signum, _frame):
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    boot(spec, console)
+    if spec.get("boot_failure"):
+        console.write("Kernel panic - not syncing: emulated boot failure ([enclave] boot_failure = true)")
+        write_ready(spec["ready"], {"state": "failed", "pid": os.getpid(), "reason": "emulated boot failure"})
+        return 1
+    listeners, bound_tcp = open_listeners(spec, console)
+    for listener, port, transport in listeners:
+        threading.Thread(target=serve, args=(listener, spec, port, console, transport, stopping), daemon=True).start()
+    write_ready(spec["ready"], {"state": "running", "pid": os.getpid(), "tcp_ports": bound_tcp})
+    while not stopping.wait(1.0):
+        pass
+    console.write("reboot: Power down")
+    for listener, port, transport in listeners:
+        listener.close()
+        if transport == "vsock":
+            try:
+                os.unlink(os.path.join(spec["vsock_dir"], "%d.sock" % port))
+            except OSError:
+                pass
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="nitro-emulator-enclave")
+    parser.add_argument("--launch", required=True, help="launch spec written by nitro-cli run-enclave")
+    args = parser.parse_args(argv)
+    with open(args.launch, encoding="utf-8") as handle:
+        spec = json.load(handle)
+    try:
+        return run(spec)
+    except Exception:  # pylint: disable=broad-except
+        with open(spec["console"], "a", encoding="utf-8") as handle:
+            handle.write("nitro-emulator: enclave process crashed:\n" + traceback.format_exc())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
