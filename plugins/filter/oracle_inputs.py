@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Filters for the oracle's inputs: OPN amounts, Ethereum addresses and the preflight check.
+
+The rules live in ``plugins/module_utils/oracle_inputs.py``, shared with modules; each
+filter is documented in the YAML file of its name beside this one (``opn_to_wei.yml``,
+``wei_to_opn.yml``, ``eth_checksum_address.yml``, ``oracle_input_errors.yml``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.opencontracts.enclave.plugins.module_utils.oracle_inputs import (
+    MissingKeccakLibrary,
+    OracleInputError,
+    format_opn,
+    parse_price,
+    to_checksum_address,
+    validate_oracle_hosts,
+)
+
+
+def _filter_error(name, error):
+    return AnsibleFilterError("opencontracts.enclave.%s: the value %s" % (name, error))
+
+
+def opn_to_wei(value):
+    """An OPN amount ("2.5 OPN") or a whole number of wei, as an int number of wei."""
+    try:
+        return parse_price(value)
+    except OracleInputError as error:
+        raise _filter_error("opn_to_wei", error) from None
+
+
+def wei_to_opn(value):
+    """A whole number of wei as an exact OPN amount, e.g. "2.5 OPN"."""
+    try:
+        return format_opn(value)
+    except OracleInputError as error:
+        raise _filter_error("wei_to_opn", error) from None
+
+
+def eth_checksum_address(value):
+    """An Ethereum address in its EIP-55 checksummed form."""
+    try:
+        return to_checksum_address(value)
+    except OracleInputError as error:
+        raise _filter_error("eth_checksum_address", error) from None
+    except MissingKeccakLibrary as error:
+        raise AnsibleFilterError("opencontracts.enclave.eth_checksum_address: %s" % error) from None
+
+
+def oracle_input_errors(hosts, eif_size=None):
+    """Every problem of every host's oracle inputs, one message per bad value: "<host>: <variable>: <why>"."""
+    try:
+        dummy, problems = validate_oracle_hosts(hosts, eif_size=eif_size)
+    except OracleInputError as error:
+        raise AnsibleFilterError("opencontracts.enclave.oracle_input_errors: %s" % error) from None
+    except MissingKeccakLibrary as error:
+        raise AnsibleFilterError("opencontracts.enclave.oracle_input_errors: %s" % error) from None
+    return problems
+
+
+class FilterModule(object):
+    """The oracle input filters of opencontracts.enclave."""
+
+    def filters(self):
+        return {
+            "opn_to_wei": opn_to_wei,
+            "wei_to_opn": wei_to_opn,
+            "eth_checksum_address": eth_checksum_address,
+            "oracle_input_errors": oracle_input_errors,
+        }

@@ -1,0 +1,516 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Validate and normalise the inputs of an Open Contracts oracle (issue #6, item 1).
+
+The provider guide asks the operator to edit four variables of ``serve_oracle.sh``:
+PROVIDER, REGISTRY, PRICE and NO_DEMAND_TIMEOUT. This module checks what an inventory
+gives for them (and for the enclave's memory and CPUs) on the controller, before any
+task touches a host, and turns each into the one form the oracle expects. Everything
+here is a pure function over plain values, so filters (controller) and modules
+(managed host) can share it; nothing outside the standard library is imported at
+module level.
+
+The rules, and why
+==================
+
+PROVIDER (:func:`to_checksum_address`): the Ethereum address that receives the rewards.
+
+* A string ``0x`` followed by exactly 40 hexadecimal digits; surrounding whitespace is
+  ignored. ``0X``, a missing prefix, another length or a non-hex character is refused.
+* All-lowercase and all-uppercase digits carry no checksum and are accepted.
+* Mixed case IS an EIP-55 checksum and must match it exactly. A mismatch is refused and
+  the message deliberately does NOT show the correctly checksummed form of the value:
+  a mismatch almost always means a mistyped or truncated address, and printing "did
+  you mean ..." would invite the operator to paste a checksummed version of the typo,
+  sending every reward to an address nobody holds the key for. The operator must copy
+  the address again from the wallet.
+* The result is the EIP-55 checksummed form (Keccak-256 over the lowercase hex digits).
+  Keccak-256 comes from the maintained library pycryptodome (``Crypto.Hash.keccak``,
+  or ``Cryptodome.Hash.keccak`` from pycryptodomex), imported only when needed;
+  :class:`MissingKeccakLibrary` names the package when neither is installed. Note:
+  Keccak-256 is not the standardised SHA3-256 of ``hashlib``; the two differ in padding.
+* An integer is refused: YAML and INI inventories read an unquoted ``0x5aAe...`` as a
+  hexadecimal number, which has lost the letter case (the checksum) and any leading
+  zeros, so the operator is told to quote it.
+* :func:`validate_oracle_host` also refuses the zero address as PROVIDER (rewards sent
+  there are burned; it is a placeholder, not a choice). The generic
+  :func:`to_checksum_address` accepts it, since it is a well-formed address.
+
+PRICE (:func:`parse_price`): what a user pays, in wei (1 OPN = 10**18 wei, OPN has 18
+decimals). The result is an int, exact, with no binary floating point anywhere.
+
+* An int (not a bool) >= 0 is a number of wei.
+* A string of ASCII digits is a number of wei (what the guide asks to type).
+* A string ``"<digits>[.<digits>] OPN"`` is an OPN amount: the unit is
+  case-insensitive, whitespace before it optional, at most 18 digits after the point
+  (one wei is ``0.000000000000000001 OPN``; a 19th decimal place is refused even when
+  it is a zero, so the rule is the same for every value: at most 18 written). The
+  conversion splits the decimal digits and computes ``whole * 10**18 + fraction`` in
+  integer arithmetic (``decimal.Decimal`` with its default 28-digit context would round
+  amounts above 10**10 OPN with 18 decimals, so it is not used for the scaling).
+* Every float is refused, including 2.5 and 3.0. YAML reads an unquoted ``price: 2.5``
+  as a float: the operator almost surely meant 2.5 OPN, but a bare number means wei in
+  the guide's format, and a float has already lost the exact decimal digits of most
+  amounts (0.1 is 0.1000000000000000055...). Refusing every float gives one rule with
+  no guessing; the message shows how to write the value (``"2.5 OPN"`` in quotes).
+* Refused: bools, negative amounts, NaN, infinity, exponent notation (``1e18``, which
+  YAML keeps as a string: is it 10**18 wei or 10**18 OPN?), a decimal point without the
+  OPN unit (``"2.5"``: wei cannot be split), signs, separators, other units, and
+  amounts above 2**256 - 1 wei (the largest uint256 the protocol's contracts can hold).
+* Zero is accepted: it is a valid amount in the protocol's format, a free oracle is a
+  legitimate if unusual choice (every user is then forwarded to it), and a forgotten
+  price cannot become 0 by accident as long as the role gives ``oracle_service_price``
+  no default. The fleet report shows the price of every host.
+
+REGISTRY (:func:`parse_registry`): the IP address of a registry, IPv4 or IPv6, as text;
+returned in the normalised form of :mod:`ipaddress` (IPv6 compressed and lowercase).
+Host names are refused (the oracle takes an IP; resolving it on the controller would
+pin whatever the resolver answers today), as are brackets, ports, networks, integers,
+the unspecified addresses (``0.0.0.0``, ``::``) and multicast addresses. Loopback is
+accepted (a registry on the same machine, in test set-ups).
+
+NO_DEMAND_TIMEOUT (:func:`parse_no_demand_timeout`): ``""`` (run forever) for None or
+an empty or blank string; otherwise a positive whole number of seconds, given as an int
+or a string of ASCII digits. Zero (ambiguous: "never wait" or "forever"?), negative
+numbers, floats, bools and units such as ``"1h"`` are refused.
+
+Enclave resources (:func:`check_enclave_resources`): the enclave's memory (MiB) and CPU
+count must be positive whole numbers no larger than what the Nitro Enclaves allocator
+reserves, and, once the image's size is known, the memory must be at least four times
+the EIF's size (what nitro-cli requires to boot it). Missing values are problems too.
+At most one message is given per variable (the size check is skipped when the memory
+already does not fit the allocator). Whether the CPU count must be a
+multiple of the threads per core (SMT siblings) is left to the allocator and nitro-cli:
+only the host knows its topology, and the allocator itself refuses a CPU pool that
+does not consist of whole cores.
+
+Debug mode (:func:`parse_debug_mode`): ``oracle_service_debug_mode`` omitted means off.
+Only the boolean ``true`` (or the string ``"true"`` in any case, which is what an INI
+inventory's ``true`` becomes) selects debug mode; ``false``/``"false"`` mean off; every
+other value (``"yes"``, ``1``, ``"on"``) is refused, so debug mode is never switched on
+by a value that merely looks true. A debug-mode enclave attests with all-zero
+PCRs and the registry rejects it, so :func:`validate_oracle_host` adds a warning to the
+normalised values for the report to show.
+
+Public API: :func:`to_checksum_address`, :func:`parse_price`, :func:`format_opn`,
+:func:`parse_registry`, :func:`parse_no_demand_timeout`, :func:`parse_debug_mode`, :func:`check_enclave_resources`,
+:func:`validate_oracle_host`, :func:`validate_oracle_hosts`, the exceptions
+:class:`OracleInputError` and :class:`MissingKeccakLibrary`, and the constants
+:data:`WEI_PER_OPN`, :data:`MAX_UINT256`, :data:`ORACLE_VARIABLES`.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+import sys
+
+from collections.abc import Mapping
+
+WEI_PER_OPN = 10 ** 18
+OPN_DECIMALS = 18
+MAX_UINT256 = 2 ** 256 - 1
+ZERO_ADDRESS = "0x" + "0" * 40
+
+# The variables validate_oracle_host reads, in the order its messages are listed.
+VAR_PROVIDER = "oracle_service_provider"
+VAR_REGISTRY = "oracle_service_registry"
+VAR_PRICE = "oracle_service_price"
+VAR_TIMEOUT = "oracle_service_no_demand_timeout"
+VAR_MEMORY = "oracle_service_enclave_memory_mib"
+VAR_CPUS = "oracle_service_enclave_cpu_count"
+VAR_DEBUG = "oracle_service_debug_mode"
+VAR_ALLOCATOR_MEMORY = "host_prep_allocator_memory_mib"
+VAR_ALLOCATOR_CPUS = "host_prep_allocator_cpu_count"
+ORACLE_VARIABLES = (
+    VAR_PROVIDER, VAR_REGISTRY, VAR_PRICE, VAR_TIMEOUT, VAR_MEMORY, VAR_CPUS, VAR_DEBUG,
+    VAR_ALLOCATOR_MEMORY, VAR_ALLOCATOR_CPUS,
+)
+
+KECCAK_PACKAGE = "pycryptodome"
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_DIGITS_RE = re.compile(r"[0-9]+\Z", re.ASCII)
+_OPN_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?\s*opn\Z", re.ASCII | re.IGNORECASE)
+_DECIMAL_RE = re.compile(r"(?:[0-9]+\.[0-9]*|\.[0-9]+)\Z", re.ASCII)
+_EXPONENT_RE = re.compile(r"[0-9]*\.?[0-9]*e[+-]?[0-9]+(?:\s*opn)?\Z", re.ASCII | re.IGNORECASE)
+_NON_FINITE_RE = re.compile(r"[+-]?(?:nan|inf|infinity)(?:\s*opn)?\Z", re.ASCII | re.IGNORECASE)
+
+_PRICE_FORMS = ("write a whole number of wei (OPN x 10^18, e.g. 2500000000000000000) "
+                "or an OPN amount in quotes with its unit, e.g. \"2.5 OPN\"")
+
+
+# Longer digit strings are refused before int() (2**256 has 78 digits; Python limits int() to 4300).
+_MAX_DIGITS = 100
+
+
+class OracleInputError(ValueError):
+    """A value that is not acceptable; the message explains why and what to write instead."""
+
+
+class MissingKeccakLibrary(ImportError):
+    """Keccak-256 (for EIP-55 checksums) needs a library that is not installed."""
+
+
+def _show(value, limit=80):
+    """A short, plain rendering of an operator's value for a message."""
+    if isinstance(value, bool):
+        text = repr(bool(value))
+    elif isinstance(value, int):
+        text = repr(int(value))
+    elif isinstance(value, float):
+        text = repr(float(value))
+    elif isinstance(value, str):
+        text = repr(str(value))
+    else:
+        text = "a value of type %s" % type(value).__name__
+    if len(text) > limit:
+        text = text[:limit - 3] + "..."
+    return text
+
+
+def _load_keccak():
+    """The ``new`` function of a Keccak hash module, imported on first use."""
+    try:
+        from Crypto.Hash import keccak  # pylint: disable=import-outside-toplevel
+        return keccak.new
+    except ImportError:
+        pass
+    try:
+        from Cryptodome.Hash import keccak  # pylint: disable=import-outside-toplevel
+        return keccak.new
+    except ImportError:
+        pass
+    raise MissingKeccakLibrary(
+        "checking Ethereum addresses (EIP-55) needs Keccak-256 from the Python package %s, which is not "
+        "installed for %s on the Ansible controller: install it with `%s -m pip install %s` "
+        "(pycryptodomex works too)" % (KECCAK_PACKAGE, sys.executable, sys.executable, KECCAK_PACKAGE))
+
+
+def keccak256_hex(data):
+    """Hex Keccak-256 (the pre-standard SHA-3 Ethereum uses) of ``data`` (bytes)."""
+    new = _load_keccak()
+    return new(digest_bits=256, data=data).hexdigest()
+
+
+def _checksum_form(hex_digits_lower):
+    """EIP-55: upper-case each letter whose nibble in keccak256(lowercase hex) is >= 8."""
+    digest = keccak256_hex(hex_digits_lower.encode("ascii"))
+    return "0x" + "".join(
+        char.upper() if char.isalpha() and int(digest[index], 16) >= 8 else char
+        for index, char in enumerate(hex_digits_lower)
+    )
+
+
+def to_checksum_address(value):
+    """Return the EIP-55 checksummed form of an Ethereum address, or raise OracleInputError.
+
+    Lowercase and uppercase addresses are accepted and checksummed; a mixed-case address
+    must already carry a correct checksum. The correct form of a mismatching address is
+    never shown (see the module documentation). Raises MissingKeccakLibrary when no
+    Keccak-256 implementation is installed.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise OracleInputError("must be an Ethereum address as a string, 0x followed by 40 hex digits; got %s" % _show(value))
+    if isinstance(value, int):
+        raise OracleInputError(
+            "was read as a number, not as text: YAML and INI inventories turn an unquoted 0x... into a "
+            "hexadecimal number, losing its letter case (the checksum); put the address in quotes")
+    text = value.strip()
+    if not text:
+        raise OracleInputError("is empty; give the Ethereum address, 0x followed by 40 hex digits")
+    if text[:2] != "0x":
+        if text[:2] == "0X":
+            raise OracleInputError("%s must start with a lowercase 0x" % _show(text))
+        raise OracleInputError("%s must start with 0x, followed by 40 hex digits" % _show(text))
+    digits = text[2:]
+    bad = sorted(set(char for char in digits if char not in _HEX_DIGITS))
+    if bad:
+        raise OracleInputError("%s contains characters that are not hex digits: %s" % (_show(text), ", ".join(repr(char) for char in bad)))
+    if len(digits) != 40:
+        raise OracleInputError("%s has %d hex digits after 0x; an Ethereum address has exactly 40" % (_show(text), len(digits)))
+    checksummed = _checksum_form(digits.lower())
+    if digits in (digits.lower(), digits.upper()):
+        return checksummed
+    if text != checksummed:
+        raise OracleInputError(
+            "%s mixes upper and lower case, so it carries an EIP-55 checksum, and the checksum does not match: "
+            "the address is probably mistyped or truncated. Copy it again from the wallet; a wrong checksum is "
+            "never corrected, since a corrected typo would send rewards to an address nobody controls" % _show(text))
+    return checksummed
+
+
+def _int_from_digits(text):
+    """int() of a string of ASCII digits, refusing absurdly long ones."""
+    if len(text) > _MAX_DIGITS:
+        raise OracleInputError("has %d digits, far too many for any amount or count" % len(text))
+    return int(text)
+
+
+def _wei_from_int(value):
+    if value < 0:
+        raise OracleInputError("must not be negative; got %s: %s" % (_show(value), _PRICE_FORMS))
+    if value > MAX_UINT256:
+        raise OracleInputError("is larger than the largest amount the protocol can hold (2^256 - 1 wei); got %s" % _show(value))
+    return int(value)
+
+
+def _float_message(value):
+    text = repr(float(value))
+    if re.match(r"[0-9]+\.[0-9]+\Z", text):
+        hint = "write it in quotes with its unit, \"%s OPN\", if you mean OPN" % text.rstrip("0").rstrip(".")
+    else:
+        hint = _PRICE_FORMS
+    return ("is the floating-point number %s (YAML reads an unquoted decimal number as one); floats are not accepted "
+            "because they cannot hold most amounts exactly and a bare number means wei: %s" % (text, hint))
+
+
+def parse_price(value):
+    """Return a PRICE as an int number of wei, or raise OracleInputError (rules in the module documentation)."""
+    if isinstance(value, bool):
+        raise OracleInputError("must be an amount, not a boolean; " + _PRICE_FORMS)
+    if isinstance(value, int):
+        return _wei_from_int(value)
+    if isinstance(value, float):
+        raise OracleInputError(_float_message(value))
+    if not isinstance(value, str):
+        raise OracleInputError("must be an amount; got %s: %s" % (_show(value), _PRICE_FORMS))
+    text = value.strip()
+    if not text:
+        raise OracleInputError("is empty; " + _PRICE_FORMS)
+    if _DIGITS_RE.match(text):
+        return _wei_from_int(_int_from_digits(text))
+    match = _OPN_RE.match(text)
+    if match:
+        whole, fraction = match.group(1), match.group(2) or ""
+        if len(fraction) > OPN_DECIMALS:
+            raise OracleInputError(
+                "%s has %d decimal places; OPN has 18 decimals, so at most 18 are possible "
+                "(0.000000000000000001 OPN is 1 wei, the smallest amount)" % (_show(text), len(fraction)))
+        return _wei_from_int(_int_from_digits(whole) * WEI_PER_OPN + int(fraction.ljust(OPN_DECIMALS, "0")))
+    if text.startswith("-"):
+        raise OracleInputError("must not be negative; got %s: %s" % (_show(text), _PRICE_FORMS))
+    if _NON_FINITE_RE.match(text):
+        raise OracleInputError("%s is not an amount; %s" % (_show(text), _PRICE_FORMS))
+    if _EXPONENT_RE.match(text):
+        raise OracleInputError(
+            "%s uses exponent notation, which is not accepted (is it wei or OPN?); %s" % (_show(text), _PRICE_FORMS))
+    if _DECIMAL_RE.match(text):
+        raise OracleInputError(
+            "%s has a decimal point but no unit; a bare number is a whole number of wei, the smallest unit. "
+            "For OPN write the unit: \"%s OPN\"" % (_show(text), text))
+    raise OracleInputError("%s is not an amount; %s" % (_show(text), _PRICE_FORMS))
+
+
+def format_opn(wei):
+    """Render a whole number of wei (int or string of digits) as an exact OPN amount: 2.5 OPN, 0 OPN."""
+    if isinstance(wei, bool) or not isinstance(wei, (int, str)):
+        raise OracleInputError("must be a whole number of wei; got %s" % _show(wei))
+    if isinstance(wei, str):
+        text = wei.strip()
+        if not _DIGITS_RE.match(text):
+            raise OracleInputError("must be a whole number of wei (digits only); got %s" % _show(wei))
+        wei = _int_from_digits(text)
+    if wei < 0:
+        raise OracleInputError("must not be negative; got %s" % _show(wei))
+    whole, fraction = divmod(int(wei), WEI_PER_OPN)
+    if not fraction:
+        return "%d OPN" % whole
+    return "%d.%s OPN" % (whole, ("%018d" % fraction).rstrip("0"))
+
+
+def parse_registry(value):
+    """Return a registry's IP address (IPv4 or IPv6) in normalised text form, or raise OracleInputError."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise OracleInputError("must be the registry's IP address as text, e.g. 203.0.113.10 or 2001:db8::10; got %s" % _show(value))
+    text = value.strip()
+    if not text:
+        raise OracleInputError("is empty; give the IP address of an existing registry")
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        address = None
+    if re.match(r"[0-9.]+\Z", text) and any(len(part) > 1 and part.startswith("0") for part in text.split(".")):
+        address = None  # leading zeros: octal to some tools, decimal to others (Python < 3.9.5 accepted them)
+    if address is None:
+        if text.startswith("[") or "/" in text or re.match(r"[0-9.]+:[0-9]+\Z", text):
+            raise OracleInputError(
+                "%s is not a plain IP address: give the address alone, without brackets, port or prefix length" % _show(text))
+        if re.match(r"[0-9.]+\Z", text):
+            raise OracleInputError("%s is not a valid IPv4 address (four numbers 0-255, without leading zeros)" % _show(text))
+        raise OracleInputError(
+            "%s is not an IP address; the oracle needs the registry's IPv4 or IPv6 address, not a host name "
+            "(resolve the name and give the address)" % _show(text))
+    if address.is_unspecified or address.is_multicast:
+        raise OracleInputError("%s cannot be a registry's address (unspecified or multicast)" % _show(text))
+    return str(address)
+
+
+def parse_no_demand_timeout(value):
+    """Return NO_DEMAND_TIMEOUT: "" (run forever) or a positive int of seconds, or raise OracleInputError."""
+    hint = "leave it empty or omit it to run forever, or give a positive whole number of seconds, e.g. 3600"
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        raise OracleInputError("must not be a boolean; " + hint)
+    if isinstance(value, float):
+        raise OracleInputError("is the floating-point number %s; %s" % (_show(value), hint))
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return ""
+        if not _DIGITS_RE.match(text):
+            if text.startswith("-") and _DIGITS_RE.match(text[1:]):
+                raise OracleInputError("must not be negative; got %s: %s" % (_show(text), hint))
+            raise OracleInputError("%s is not a whole number of seconds; %s" % (_show(text), hint))
+        value = _int_from_digits(text)
+    elif not isinstance(value, int):
+        raise OracleInputError("must be a whole number of seconds; got %s: %s" % (_show(value), hint))
+    if value < 0:
+        raise OracleInputError("must not be negative; got %s: %s" % (_show(value), hint))
+    if value == 0:
+        raise OracleInputError("0 is not a timeout; " + hint)
+    return int(value)
+
+
+def _positive_int(value, what):
+    """An int > 0 from an int or a string of digits, or raise OracleInputError."""
+    if isinstance(value, str) and _DIGITS_RE.match(value.strip()):
+        value = _int_from_digits(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OracleInputError("must be a positive whole number of %s; got %s" % (what, _show(value)))
+    if value <= 0:
+        raise OracleInputError("must be a positive whole number of %s; got %s" % (what, _show(value)))
+    return int(value)
+
+
+DEFAULT_RESOURCE_NAMES = {
+    "memory": VAR_MEMORY,
+    "cpus": VAR_CPUS,
+    "allocator_memory": VAR_ALLOCATOR_MEMORY,
+    "allocator_cpus": VAR_ALLOCATOR_CPUS,
+}
+
+
+def _mib_needed(eif_size):
+    """The least whole MiB that is at least four times eif_size bytes."""
+    return -(-4 * eif_size // (1 << 20))
+
+
+def check_enclave_resources(memory_mib, cpu_count, allocator_memory_mib, allocator_cpu_count, eif_size=None, names=None):
+    """Return the problems (a list of "<variable>: <message>" strings) of an enclave's memory and CPUs.
+
+    ``memory_mib``/``cpu_count`` are the enclave's, ``allocator_*`` what the Nitro Enclaves allocator
+    reserves, ``eif_size`` the image's size in bytes when known (None skips that check). ``names``
+    maps the keys memory, cpus, allocator_memory and allocator_cpus to the variable names used in
+    the messages (default: the oracle_service and host_prep variables).
+    """
+    label = dict(DEFAULT_RESOURCE_NAMES)
+    label.update(names or {})
+    problems = []
+    checked = {}
+    for key, value, what in (("memory", memory_mib, "MiB"), ("cpus", cpu_count, "CPUs"),
+                             ("allocator_memory", allocator_memory_mib, "MiB"), ("allocator_cpus", allocator_cpu_count, "CPUs")):
+        if value is None:
+            problems.append("%s: is not set" % label[key])
+            continue
+        try:
+            checked[key] = _positive_int(value, what)
+        except OracleInputError as error:
+            problems.append("%s: %s" % (label[key], error))
+    if "memory" in checked and "allocator_memory" in checked and checked["memory"] > checked["allocator_memory"]:
+        problems.append("%s: the enclave's %d MiB do not fit in the %d MiB the allocator reserves (%s)" % (
+            label["memory"], checked["memory"], checked["allocator_memory"], label["allocator_memory"]))
+    if "cpus" in checked and "allocator_cpus" in checked and checked["cpus"] > checked["allocator_cpus"]:
+        problems.append("%s: the enclave's %d CPUs do not fit in the %d CPUs the allocator reserves (%s)" % (
+            label["cpus"], checked["cpus"], checked["allocator_cpus"], label["allocator_cpus"]))
+    memory_fits = not any(problem.startswith(label["memory"] + ":") for problem in problems)
+    if eif_size is not None and "memory" in checked and memory_fits:
+        if isinstance(eif_size, bool) or not isinstance(eif_size, int) or eif_size < 0:
+            raise OracleInputError("the EIF size must be a whole number of bytes; got %s" % _show(eif_size))
+        if checked["memory"] * (1 << 20) < 4 * eif_size:
+            problems.append("%s: %d MiB is less than 4 x the enclave image's size (%d bytes); give at least %d MiB" % (
+                label["memory"], checked["memory"], eif_size, _mib_needed(eif_size)))
+    return problems
+
+
+def parse_debug_mode(value):
+    """Return whether debug mode is requested: only True or "true" (any case) select it, None means False.
+
+    False and "false" are accepted as no; any other value (1, "yes", "on", ...) is refused, so debug mode
+    is never switched on by a value that merely looks true.
+    """
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise OracleInputError(
+        "must be true or false; got %s. Debug mode is only used when it is set to true explicitly" % _show(value))
+
+
+def validate_oracle_host(hostname, values, eif_size=None):
+    """Validate one oracle host's variables.
+
+    Returns ``(normalised, problems)``. ``normalised`` maps each variable of :data:`ORACLE_VARIABLES`
+    that passed to its normalised value (checksummed address, int wei, normalised IP, "" or int
+    seconds, ints, bool), plus ``oracle_service_price_opn`` (the price as "2.5 OPN") and ``warnings``
+    (a list of messages for the report, e.g. debug mode). ``problems`` has one message per bad value,
+    "<host>: <variable>: <why>". Raises MissingKeccakLibrary when the address cannot be checked.
+    """
+    host = str(hostname)
+    normalised = {"warnings": []}
+    problems = []
+    if not isinstance(values, Mapping):
+        return normalised, ["%s: the host's variables must be a mapping; got %s" % (host, _show(values))]
+
+    def check(variable, parser, required_hint=None):
+        value = values.get(variable)
+        if value is None and required_hint:
+            problems.append("%s: %s: is not set; %s" % (host, variable, required_hint))
+            return
+        try:
+            normalised[variable] = parser(value)
+        except OracleInputError as error:
+            problems.append("%s: %s: %s" % (host, variable, error))
+
+    check(VAR_PROVIDER, to_checksum_address, "give the Ethereum address that receives the rewards")
+    if normalised.get(VAR_PROVIDER) == ZERO_ADDRESS:
+        del normalised[VAR_PROVIDER]
+        problems.append("%s: %s: is the zero address, which nobody controls: rewards sent there are lost" % (host, VAR_PROVIDER))
+    check(VAR_REGISTRY, parse_registry, "give the IP address of an existing registry")
+    check(VAR_PRICE, parse_price, "give what users pay, e.g. \"2.5 OPN\" or a whole number of wei")
+    if VAR_PRICE in normalised:
+        normalised["oracle_service_price_opn"] = format_opn(normalised[VAR_PRICE])
+    check(VAR_TIMEOUT, parse_no_demand_timeout)
+    check(VAR_DEBUG, parse_debug_mode)
+    if normalised.get(VAR_DEBUG):
+        normalised["warnings"].append(
+            "%s: %s: true: the enclave runs in DEBUG MODE; it attests with all-zero PCRs, so the registry rejects it "
+            "and users' clients warn. Never use it in production" % (host, VAR_DEBUG))
+
+    resources = [values.get(name) for name in (VAR_MEMORY, VAR_CPUS, VAR_ALLOCATOR_MEMORY, VAR_ALLOCATOR_CPUS)]
+    resource_problems = check_enclave_resources(*resources, eif_size=eif_size)
+    problems.extend("%s: %s" % (host, problem) for problem in resource_problems)
+    bad = set(problem.split(":", 1)[0] for problem in resource_problems)
+    for name, value in zip((VAR_MEMORY, VAR_CPUS, VAR_ALLOCATOR_MEMORY, VAR_ALLOCATOR_CPUS), resources):
+        if name not in bad:
+            normalised[name] = _positive_int(value, "units")
+    return normalised, problems
+
+
+def validate_oracle_hosts(hosts, eif_size=None):
+    """Validate every host of a mapping hostname -> variables; return ``(normalised_by_host, problems)``."""
+    if not isinstance(hosts, Mapping):
+        raise OracleInputError("expects a mapping of host name to the host's variables; got %s" % _show(hosts))
+    normalised = {}
+    problems = []
+    for hostname in hosts:
+        normalised[hostname], host_problems = validate_oracle_host(hostname, hosts[hostname], eif_size=eif_size)
+        problems.extend(host_problems)
+    return normalised, problems

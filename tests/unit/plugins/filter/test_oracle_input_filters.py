@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The filters opencontracts.enclave.opn_to_wei, wei_to_opn, eth_checksum_address and oracle_input_errors."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import yaml
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.opencontracts.enclave.plugins.filter import oracle_inputs as plugin
+
+FILTERS = plugin.FilterModule().filters()
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+FILTER_DIR = os.path.join(REPO_ROOT, "plugins", "filter")
+ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # from the EIP-55 specification
+
+
+def test_filter_names():
+    assert sorted(FILTERS) == ["eth_checksum_address", "opn_to_wei", "oracle_input_errors", "wei_to_opn"]
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_every_filter_has_a_documentation_file(name):
+    with open(os.path.join(FILTER_DIR, name + ".yml"), encoding="utf-8") as handle:
+        doc = yaml.safe_load(handle)
+    assert doc["DOCUMENTATION"]["name"] == name
+    assert doc["DOCUMENTATION"]["short_description"]
+    assert "_input" in doc["DOCUMENTATION"]["options"]
+    assert "opencontracts.enclave." + name in doc["EXAMPLES"]
+    assert "_value" in doc["RETURN"]
+
+
+def test_opn_to_wei():
+    assert FILTERS["opn_to_wei"]("2.5 OPN") == 2500000000000000000
+    assert FILTERS["opn_to_wei"](2500000000000000000) == 2500000000000000000
+    assert FILTERS["opn_to_wei"]("0.000000000000000001 OPN") == 1
+
+
+@pytest.mark.parametrize("value", [2.5, 0.1, "1e18", True, "-1", "NaN OPN", "1.0000000000000000001 OPN"])
+def test_opn_to_wei_errors_are_filter_errors(value):
+    with pytest.raises(AnsibleFilterError, match="^opencontracts.enclave.opn_to_wei: the value "):
+        FILTERS["opn_to_wei"](value)
+
+
+def test_wei_to_opn():
+    assert FILTERS["wei_to_opn"](2500000000000000000) == "2.5 OPN"
+    assert FILTERS["wei_to_opn"](10 ** 30) == "1000000000000 OPN"
+    with pytest.raises(AnsibleFilterError, match="^opencontracts.enclave.wei_to_opn: the value must not be negative"):
+        FILTERS["wei_to_opn"](-1)
+
+
+@pytest.mark.parametrize("text", ["2.5 OPN", "0 OPN", "0.000000000000000001 OPN", "1000000000000.000000000000000001 OPN"])
+def test_wei_to_opn_inverts_opn_to_wei(text):
+    assert FILTERS["wei_to_opn"](FILTERS["opn_to_wei"](text)) == text
+
+
+def test_eth_checksum_address():
+    assert FILTERS["eth_checksum_address"](ADDRESS.lower()) == ADDRESS
+    with pytest.raises(AnsibleFilterError, match="checksum does not match"):
+        FILTERS["eth_checksum_address"](ADDRESS[:3] + ADDRESS[3].swapcase() + ADDRESS[4:])
+
+
+def test_missing_keccak_library_is_a_filter_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "Crypto.Hash", None)
+    monkeypatch.setitem(sys.modules, "Cryptodome.Hash", None)
+    with pytest.raises(AnsibleFilterError, match="pycryptodome"):
+        FILTERS["eth_checksum_address"](ADDRESS)
+    with pytest.raises(AnsibleFilterError, match="pycryptodome"):
+        FILTERS["oracle_input_errors"]({"oracle-1": {"oracle_service_provider": ADDRESS}})
+
+
+def test_oracle_input_errors():
+    good = {
+        "oracle_service_provider": ADDRESS,
+        "oracle_service_registry": "203.0.113.10",
+        "oracle_service_price": "2.5 OPN",
+        "oracle_service_enclave_memory_mib": 10000,
+        "oracle_service_enclave_cpu_count": 2,
+        "host_prep_allocator_memory_mib": 11000,
+        "host_prep_allocator_cpu_count": 2,
+    }
+    hosts = {
+        "oracle-1": good,
+        "oracle-2": dict(good, oracle_service_price=2.5, oracle_service_no_demand_timeout=-3),
+    }
+    problems = FILTERS["oracle_input_errors"](hosts)
+    assert [problem.split(": ")[:2] for problem in problems] == [
+        ["oracle-2", "oracle_service_price"], ["oracle-2", "oracle_service_no_demand_timeout"],
+    ]
+    assert FILTERS["oracle_input_errors"]({"oracle-1": good}) == []
+    assert len(FILTERS["oracle_input_errors"]({"oracle-1": good}, eif_size=3 * 2 ** 30)) == 1
+    with pytest.raises(AnsibleFilterError, match="expects a mapping"):
+        FILTERS["oracle_input_errors"](["oracle-1"])
+
+
+PREFLIGHT = """\
+- name: Preflight
+  hosts: oracles
+  gather_facts: false
+  tasks:
+    - name: Validate every oracle's inputs on the controller
+      ansible.builtin.assert:
+        that: __errors | length == 0
+        fail_msg: "{{ __errors }}"
+        quiet: true
+      run_once: true
+      vars:
+        __errors: >-
+          {{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', hostvars)))
+             | opencontracts.enclave.oracle_input_errors }}
+    - name: Render the oracle's settings
+      ansible.builtin.debug:
+        msg: >-
+          PROVIDER={{ oracle_service_provider | opencontracts.enclave.eth_checksum_address }}
+          PRICE={{ oracle_service_price | opencontracts.enclave.opn_to_wei }}
+          SHOWN={{ oracle_service_price | opencontracts.enclave.opn_to_wei | opencontracts.enclave.wei_to_opn }}
+"""
+
+INVENTORY = """\
+oracles:
+  vars:
+    ansible_connection: local
+    oracle_service_registry: 203.0.113.10
+    oracle_service_enclave_memory_mib: 10000
+    oracle_service_enclave_cpu_count: 2
+    host_prep_allocator_memory_mib: 11000
+    host_prep_allocator_cpu_count: 2
+  hosts:
+    oracle-1:
+      oracle_service_provider: "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
+      oracle_service_price: "2.5 OPN"
+    oracle-2:
+      oracle_service_provider: %s
+      oracle_service_price: %s
+"""
+
+
+def run_playbook(tmp_path, provider, price):
+    ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    if not os.path.exists(ansible_playbook):
+        pytest.skip("ansible-playbook is not installed next to this Python")
+    (tmp_path / "preflight.yml").write_text(PREFLIGHT)
+    (tmp_path / "inventory.yml").write_text(INVENTORY % (provider, price))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, ".cache", "collections"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_HOME=str(tmp_path / "home"))
+    return subprocess.run([ansible_playbook, "-i", "inventory.yml", "preflight.yml"], cwd=str(tmp_path), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300, check=False)
+
+
+def test_preflight_play_lists_every_bad_value_and_touches_nothing(tmp_path):
+    # As YAML reads them unquoted: the address becomes a hexadecimal int, the price a float.
+    result = run_playbook(tmp_path, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "2.5")
+    assert result.returncode != 0, result.stdout
+    assert "oracle-2: oracle_service_provider: was read as a number" in result.stdout
+    assert 'oracle-2: oracle_service_price: is the floating-point number 2.5' in result.stdout
+    assert "oracle-1:" not in result.stdout.split("PLAY RECAP")[0].replace("[oracle-1]", "")
+    assert "PROVIDER=" not in result.stdout
+
+
+def test_preflight_play_passes_and_renders_normalised_values(tmp_path):
+    result = run_playbook(tmp_path, '"0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"', '"2500000000000000001"')
+    assert result.returncode == 0, result.stdout
+    assert "PROVIDER=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed PRICE=2500000000000000000 SHOWN=2.5 OPN" in result.stdout
+    assert "PROVIDER=0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359 PRICE=2500000000000000001 SHOWN=2.500000000000000001 OPN" in result.stdout
+
+
+def test_module_utils_imports_without_third_party_packages():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["Crypto"] = None
+        sys.modules["Cryptodome"] = None
+        sys.path.insert(0, %r)
+        from ansible_collections.opencontracts.enclave.plugins.module_utils import oracle_inputs
+        assert oracle_inputs.parse_price("2.5 OPN") == 2500000000000000000
+    """) % os.path.join(REPO_ROOT, ".cache", "collections")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
