@@ -43,6 +43,11 @@ fi
 
 # --- the collection in an ansible_collections tree, as git sees this checkout ---
 tree="$repo/.cache/sanity/ansible_collections/opencontracts/enclave"
+# The collections it depends on (galaxy.yml: amazon.aws) beside it, for the import and
+# validate-modules tests: the copies the `ansible` package in .venv bundles.
+bundled="$("$venv_python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ansible_collections"
+mkdir -p "$repo/.cache/sanity/ansible_collections/amazon"
+ln -sfn "$bundled/amazon/aws" "$repo/.cache/sanity/ansible_collections/amazon/aws"
 # tests/output holds ansible-test's virtual environments: keep it between runs.
 kept_output="$repo/.cache/sanity/output"
 [[ -d "$tree/tests/output" ]] && { rm -rf "$kept_output"; mv "$tree/tests/output" "$kept_output"; }
