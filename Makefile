@@ -18,13 +18,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The molecule hosts' image, tagged by the hash of its recipe.
 export MOLECULE_TEST_IMAGE := $(shell $(HARNESS)/build-image.sh --print-ref)
 
-.PHONY: help setup test unit lint sanity molecule bench-pcr clean
+.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep clean
 
 help:
 	@echo "make test       set up (apt packages, .venv, test image) and run every test level"
 	@echo "make setup      only the set-up"
 	@echo "make unit | lint | sanity | molecule   one test level (after setup)"
 	@echo "make bench-pcr  PCR measurement benchmark (docs/benchmarks.md)"
+	@echo "make bench-host-prep   converge benchmark of host_prep and socat on emulated hosts (docs/benchmarks.md)"
 	@echo "make clean      remove .venv, caches and the test image"
 
 setup: system-packages $(VENV_STAMP) collection-link test-image
@@ -58,6 +59,10 @@ unit lint sanity molecule: setup
 
 bench-pcr: $(VENV_STAMP) collection-link
 	$(PYTHON) tests/bench/bench_pcr.py
+
+# Converge benchmarks on emulated hosts (docs/benchmarks.md); ROUNDS=N to change the rounds.
+bench-host-prep: setup
+	extensions/molecule/host_prep/bench.sh $(or $(ROUNDS),3)
 
 clean:
 	rm -rf $(VENV) .cache tests/output
