@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The molecule hosts' image, tagged by the hash of its recipe.
 export MOLECULE_TEST_IMAGE := $(shell $(HARNESS)/build-image.sh --print-ref)
 
-.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep clean
+.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep bench-enclave-build clean
 
 help:
 	@echo "make test       set up (apt packages, .venv, test image) and run every test level"
@@ -26,6 +26,7 @@ help:
 	@echo "make unit | lint | sanity | molecule   one test level (after setup)"
 	@echo "make bench-pcr  PCR measurement benchmark (docs/benchmarks.md)"
 	@echo "make bench-host-prep   converge benchmark of host_prep and socat on emulated hosts (docs/benchmarks.md)"
+	@echo "make bench-enclave-build   enclave image builds on emulated hosts: strategy once vs per_host"
 	@echo "make clean      remove .venv, caches and the test image"
 
 setup: system-packages $(VENV_STAMP) collection-link test-image
@@ -63,6 +64,9 @@ bench-pcr: $(VENV_STAMP) collection-link
 # Converge benchmarks on emulated hosts (docs/benchmarks.md); ROUNDS=N to change the rounds.
 bench-host-prep: setup
 	extensions/molecule/host_prep/bench.sh $(or $(ROUNDS),3)
+
+bench-enclave-build: setup
+	extensions/molecule/enclave_build/bench.sh $(or $(BUILD_SECONDS),60) $(or $(ROUNDS),1)
 
 clean:
 	rm -rf $(VENV) .cache tests/output

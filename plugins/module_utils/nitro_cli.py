@@ -11,9 +11,11 @@ stderr. An error is a line ``[ Enn ] message`` and the exit status is ``nn``.
 so :class:`NitroCliError` keeps that one, with a hint for the provider.
 
 Public API: :func:`run_nitro_cli`, :func:`describe_enclaves`,
+:func:`build_enclave`, :func:`build_enclave_args`,
 :func:`find_nitro_cli`, :func:`parse_error_lines`, :func:`hint_for`,
-:data:`ERROR_HINTS` and the exceptions :class:`NitroCliError` /
-:class:`NitroCliNotFoundError`.
+:func:`build_hint_for`, :data:`ERROR_HINTS`, :data:`BUILD_ERROR_HINTS` and the
+exceptions :class:`NitroCliError` / :class:`NitroCliNotFoundError` /
+:class:`NitroCliTimeoutError`.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -85,13 +87,17 @@ class NitroCliError(Exception):
         super(NitroCliError, self).__init__(message)
 
     @classmethod
-    def from_result(cls, argv, rc, stdout, stderr):
-        """Build the error for a failed run from its exit status and output."""
+    def from_result(cls, argv, rc, stdout, stderr, hints=None):
+        """Build the error for a failed run from its exit status and output.
+
+        ``hints``: an optional dict of command-specific hints that take
+        precedence over :data:`ERROR_HINTS` (for example :data:`BUILD_ERROR_HINTS`).
+        """
         errors = parse_error_lines(stderr) or parse_error_lines(stdout)
         command = _command_label(argv)
         if errors:
             code, detail = errors[0]
-            hint = hint_for(code)
+            hint = (hints or {}).get(code) or hint_for(code)
             message = "%s failed with %s (exit status %s): %s" % (command, code, rc, detail)
             later = [c for c, _m in errors[1:]]
             if later:
@@ -191,3 +197,112 @@ def describe_enclaves(module, binary=None):
     if not isinstance(result, list):
         raise NitroCliError("nitro-cli describe-enclaves printed %r, expected a JSON array" % (result,), argv=[NITRO_CLI, "describe-enclaves"])
     return result
+
+
+# --------------------------------------------------------------------------
+# build-enclave
+# --------------------------------------------------------------------------
+
+# What an E-code means when ``build-enclave`` reports it (some codes mean
+# something else for run-enclave: E19 there is /dev/nitro_enclaves).
+BUILD_ERROR_HINTS = {
+    "E11": "nitro-cli could not read a file it was given (signing certificate, private key or metadata): check the paths "
+           "and their permissions.",
+    "E19": "nitro-cli could not read an input file or write the EIF: check that the output folder exists and is writable, "
+           "and that the signing certificate and private key are readable.",
+    "E48": "building the EIF failed (see the lines after the error code): for signed images the private key must be an EC key "
+           "(P-256, P-384 or P-521) that matches the signing certificate, and there must be disk space for the image.",
+    "E49": "docker could not build the image from docker_dir: check its Dockerfile, that the docker daemon runs "
+           "(systemctl start docker) and that the user is in the group docker.",
+    "E50": "the docker image is not in the local image store and could not be pulled: load it first (docker load -i <tar>) "
+           "or check docker_uri, that the docker daemon runs (systemctl start docker) and that the user is in the group docker.",
+    "E51": ERROR_HINTS["E51"],
+    "E52": "the Nitro Enclaves blobs (kernel, init, nsm.ko) are missing: install aws-nitro-enclaves-cli-devel "
+           "(/usr/share/nitro_enclaves/blobs) or set NITRO_CLI_BLOBS.",
+}
+
+# Exit status of coreutils ``timeout`` when the limit was hit (TERM worked / KILL was needed).
+TIMEOUT_EXIT_CODES = (124, 137)
+# Seconds between TERM and KILL when a build runs over its time limit.
+TIMEOUT_KILL_AFTER = 30
+
+
+def build_hint_for(code):
+    """The provider-facing hint for an ``Enn`` code reported by ``build-enclave``, or None."""
+    return BUILD_ERROR_HINTS.get(code) or hint_for(code)
+
+
+class NitroCliTimeoutError(NitroCliError):
+    """A command ran longer than its time limit and was stopped."""
+
+
+def build_enclave_args(docker_uri, output_file, docker_dir=None, signing_certificate=None, private_key=None,
+                       image_name=None, image_version=None, metadata=None):
+    """The argument list of ``nitro-cli build-enclave`` (without the binary)."""
+    args = ["build-enclave", "--docker-uri", docker_uri]
+    if docker_dir:
+        args += ["--docker-dir", docker_dir]
+    args += ["--output-file", output_file]
+    if signing_certificate:
+        args += ["--signing-certificate", signing_certificate]
+    if private_key:
+        args += ["--private-key", private_key]
+    if image_name:
+        args += ["--name", image_name]
+    if image_version:
+        args += ["--version", image_version]
+    if metadata:
+        args += ["--metadata", metadata]
+    return [str(arg) for arg in args]
+
+
+def _measurements_of(argv, result, rc, stdout, stderr):
+    raw = result.get("Measurements") if isinstance(result, dict) else None
+    measurements = {}
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            if re.match(r"^PCR\d+$", str(key)) and isinstance(value, str):
+                measurements[str(key)] = value.strip().lower()
+    if "PCR0" not in measurements:
+        raise NitroCliError("%s printed no Measurements with a PCR0: %r" % (_command_label(argv), result),
+                            argv=argv, rc=rc, stdout=stdout, stderr=stderr)
+    return measurements
+
+
+def build_enclave(module, docker_uri, output_file, docker_dir=None, signing_certificate=None, private_key=None,
+                  image_name=None, image_version=None, metadata=None, timeout=None, artifacts_dir=None, binary=None):
+    """Run ``nitro-cli build-enclave`` and return its measurements (``{"PCR0": hex, ...}``, lowercase).
+
+    ``timeout`` (seconds, None or 0 for no limit) runs nitro-cli under the
+    coreutils ``timeout`` command: TERM at the limit, KILL
+    :data:`TIMEOUT_KILL_AFTER` seconds later; running over raises
+    :class:`NitroCliTimeoutError`. ``artifacts_dir`` becomes
+    NITRO_CLI_ARTIFACTS. Failures raise :class:`NitroCliError` whose hint is
+    the build-specific one (:data:`BUILD_ERROR_HINTS`).
+    """
+    argv = [find_nitro_cli(module, binary)] + build_enclave_args(
+        docker_uri, output_file, docker_dir=docker_dir, signing_certificate=signing_certificate, private_key=private_key,
+        image_name=image_name, image_version=image_version, metadata=metadata)
+    command = argv
+    if timeout:
+        timeout_binary = module.get_bin_path("timeout", required=False)
+        if not timeout_binary:
+            raise NitroCliError("cannot limit nitro-cli build-enclave to %s seconds: the timeout command (coreutils) is not "
+                                "installed; install coreutils or set the time limit to 0" % timeout, argv=argv)
+        command = [timeout_binary, "--kill-after=%d" % TIMEOUT_KILL_AFTER, str(int(timeout))] + argv
+    environ = dict(NITRO_CLI_ENV)
+    if artifacts_dir:
+        environ["NITRO_CLI_ARTIFACTS"] = artifacts_dir
+    try:
+        rc, stdout, stderr = module.run_command(command, environ_update=environ, check_rc=False)
+    except OSError as exc:
+        raise NitroCliError("cannot run %s: %s" % (command[0], exc), argv=argv)
+    if timeout and rc in TIMEOUT_EXIT_CODES and not parse_error_lines(stderr):
+        raise NitroCliTimeoutError(
+            "nitro-cli build-enclave did not finish within %s seconds and was stopped. Hint: building a large image takes "
+            "many minutes; raise the time limit, and check that docker and the disk are not the bottleneck." % timeout,
+            argv=argv, rc=rc, stdout=stdout, stderr=stderr)
+    if rc != 0:
+        raise NitroCliError.from_result(argv, rc, stdout, stderr, hints=BUILD_ERROR_HINTS)
+    result = parse_json_output(argv, stdout, rc, stderr)
+    return _measurements_of(argv, result, rc, stdout, stderr)
