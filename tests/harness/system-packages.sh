@@ -13,6 +13,8 @@ command -v git >/dev/null || need+=(git)
 command -v openssl >/dev/null || need+=(openssl)
 # ansible-test sanity lints shell scripts with it (skipped with a warning without it).
 command -v shellcheck >/dev/null || need+=(shellcheck)
+# The fleet report's HTML page is rendered by headless Chromium in the unit tests.
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 
 if ((${#need[@]} == 0)); then
     exit 0

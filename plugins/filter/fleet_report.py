@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Filters that build and render the fleet report.
+
+The logic lives in ``plugins/module_utils/fleet_report.py`` (the report and the text
+table) and ``plugins/module_utils/fleet_report_html.py`` (the HTML page); each filter is
+documented in the YAML file of its name beside this one. The JSON schema is described
+in ``docs/fleet-report.md``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.opencontracts.enclave.plugins.module_utils.fleet_report import (
+    FleetReportError,
+    build_report,
+    collect_inputs,
+    render_table,
+)
+from ansible_collections.opencontracts.enclave.plugins.module_utils.fleet_report_html import render_html
+
+
+def _check_report(name, report):
+    if not isinstance(report, Mapping) or "hosts" not in report or "totals" not in report:
+        raise AnsibleFilterError("opencontracts.enclave.%s: the input must be a report made by the filter "
+                                 "opencontracts.enclave.fleet_report" % name)
+
+
+def fleet_report(hostnames, hostvars, groups, options=None, permitted_defaults=None, generated_at=None, title=None):
+    """The fleet report (a dict) for ``hostnames``, from their ``hostvars`` and the inventory's ``groups``."""
+    try:
+        inputs = collect_inputs(hostnames, hostvars, groups, options=options, permitted_defaults=permitted_defaults)
+        return build_report(inputs, generated_at=generated_at, title=title)
+    except FleetReportError as error:
+        raise AnsibleFilterError("opencontracts.enclave.fleet_report: %s" % error) from None
+
+
+def fleet_report_table(report):
+    """The report as a plain-text table followed by the fleet totals."""
+    _check_report("fleet_report_table", report)
+    return render_table(report)
+
+
+def fleet_report_html(report):
+    """The report as a self-contained HTML page."""
+    _check_report("fleet_report_html", report)
+    return render_html(report)
+
+
+class FilterModule(object):
+    """The fleet report filters of opencontracts.enclave."""
+
+    def filters(self):
+        return {
+            "fleet_report": fleet_report,
+            "fleet_report_table": fleet_report_table,
+            "fleet_report_html": fleet_report_html,
+        }
