@@ -1,0 +1,89 @@
+"""opencontracts.enclave.serve_settings: the module around module_utils/serve_script.py."""
+
+import os
+import stat
+
+import pytest
+
+from module_runner import run_module
+from ansible_collections.opencontracts.enclave.plugins.modules import serve_settings
+
+SCRIPT = "#!/bin/sh\n# settings\nPROVIDER=\nPRICE=\nMEMORY=11000\n\nnitro-cli run-enclave --memory \"$MEMORY\"\n"
+
+
+@pytest.fixture(name="script")
+def fixture_script(tmp_path):
+    path = tmp_path / "serve_oracle.sh"
+    path.write_text(SCRIPT)
+    os.chmod(str(path), 0o750)
+    return path
+
+
+def run(args, **kwargs):
+    return run_module(serve_settings.main, args, **kwargs)
+
+
+def test_changes_and_reports(script):
+    result = run({"path": str(script), "settings": {"PRICE": "42", "PROVIDER": "0xabc"}, "_ansible_diff": True})
+    assert result["failed"] is False
+    assert result["changed"] is True
+    assert sorted(result["changed_names"]) == ["PRICE", "PROVIDER"]
+    assert script.read_text() == SCRIPT.replace("PRICE=\n", "PRICE=42\n").replace("PROVIDER=\n", "PROVIDER=0xabc\n")
+    assert result["diff"]["before"] == SCRIPT
+    assert result["diff"]["after"] == script.read_text()
+    assert stat.S_IMODE(os.stat(str(script)).st_mode) == 0o750
+
+
+def test_second_run_changes_nothing(script):
+    run({"path": str(script), "settings": {"PRICE": 42}})
+    mtime = os.stat(str(script)).st_mtime_ns
+    result = run({"path": str(script), "settings": {"PRICE": 42}})
+    assert result["changed"] is False
+    assert result["changed_names"] == []
+    assert os.stat(str(script)).st_mtime_ns == mtime
+
+
+def test_check_mode_writes_nothing(script):
+    result = run({"path": str(script), "settings": {"PRICE": "42"}, "_ansible_diff": True}, check_mode=True)
+    assert result["changed"] is True
+    assert "PRICE=42" in result["diff"]["after"]
+    assert script.read_text() == SCRIPT
+
+
+def test_missing_fails_clearly_and_changes_nothing(script):
+    result = run({"path": str(script), "settings": {"PRICE": "1", "REGISTRY": "203.0.113.10"}})
+    assert result["failed"] is True
+    assert "REGISTRY" in result["msg"] and str(script) in result["msg"]
+    assert "Traceback" not in result["msg"]
+    assert script.read_text() == SCRIPT
+
+
+def test_missing_appended_when_asked(script):
+    result = run({"path": str(script), "settings": {"REGISTRY": "203.0.113.10"}, "missing": "append"})
+    assert result["changed"] is True
+    assert result["settings"]["REGISTRY"]["status"] == "appended"
+    assert "MEMORY=11000\nREGISTRY=203.0.113.10\n" in script.read_text()
+
+
+def test_optional(script):
+    result = run({"path": str(script), "settings": {"MEMORY": 12000, "CPU_COUNT": 2}, "optional": ["MEMORY", "CPU_COUNT"]})
+    assert result["changed"] is True
+    assert result["settings"]["CPU_COUNT"]["status"] == "absent"
+    assert "MEMORY=12000\n" in script.read_text()
+
+
+def test_optional_must_be_settings(script):
+    result = run({"path": str(script), "settings": {"MEMORY": 1}, "optional": ["CPU_COUNT"]})
+    assert result["failed"] is True
+    assert "CPU_COUNT" in result["msg"]
+
+
+def test_no_such_script(tmp_path):
+    result = run({"path": str(tmp_path / "nope.sh"), "settings": {"PRICE": "1"}})
+    assert result["failed"] is True
+    assert "does not exist" in result["msg"]
+
+
+def test_backup(script):
+    result = run({"path": str(script), "settings": {"PRICE": "9"}, "backup": True})
+    assert result["backup_file"] and open(result["backup_file"]).read() == SCRIPT
