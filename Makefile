@@ -27,6 +27,8 @@ help:
 	@echo "make bench-pcr  PCR measurement benchmark (docs/benchmarks.md)"
 	@echo "make bench-host-prep   converge benchmark of host_prep and socat on emulated hosts (docs/benchmarks.md)"
 	@echo "make bench-enclave-build   enclave image builds on emulated hosts: strategy once vs per_host"
+	@echo "make sandbox    three emulated oracle hosts in podman, served by playbooks/oracle.yml"
+	@echo "make sandbox-clean   remove them"
 	@echo "make clean      remove .venv, caches and the test image"
 
 setup: system-packages $(VENV_STAMP) collection-link test-image
@@ -67,6 +69,15 @@ bench-host-prep: setup
 
 bench-enclave-build: setup
 	extensions/molecule/enclave_build/bench.sh $(or $(BUILD_SECONDS),60) $(or $(ROUNDS),1)
+
+# The local sandbox: three oracle hosts in podman containers with the Nitro hardware emulated,
+# served by playbooks/oracle.yml (inventories/sandbox). Running it again changes nothing.
+.PHONY: sandbox sandbox-clean
+sandbox: $(VENV_STAMP) collection-link test-image
+	@$(HARNESS)/sandbox.sh up
+
+sandbox-clean:
+	@$(HARNESS)/sandbox.sh clean
 
 clean:
 	rm -rf $(VENV) .cache tests/output
