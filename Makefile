@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The molecule hosts' image, tagged by the hash of its recipe.
 export MOLECULE_TEST_IMAGE := $(shell $(HARNESS)/build-image.sh --print-ref)
 
-.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep bench-enclave-build clean
+.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep bench-enclave-build bench-sandbox clean
 
 help:
 	@echo "make test       set up (apt packages, .venv, test image) and run every test level"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench-enclave-build   enclave image builds on emulated hosts: strategy once vs per_host"
 	@echo "make sandbox    three emulated oracle hosts in podman, served by playbooks/oracle.yml"
 	@echo "make sandbox-clean   remove them"
+	@echo "make bench-sandbox   first converge, no-op and price-change runs of the sandbox (docs/benchmarks.md)"
 	@echo "make clean      remove .venv, caches and the test image"
 
 setup: system-packages $(VENV_STAMP) collection-link test-image
@@ -78,6 +79,9 @@ sandbox: $(VENV_STAMP) collection-link test-image
 
 sandbox-clean:
 	@$(HARNESS)/sandbox.sh clean
+
+bench-sandbox: $(VENV_STAMP) collection-link test-image
+	$(HARNESS)/bench-sandbox.sh
 
 clean:
 	rm -rf $(VENV) .cache tests/output
