@@ -31,6 +31,7 @@ from ansible_collections.opencontracts.enclave.plugins.module_utils.nitro_cli im
     NitroCliError,
     NitroCliNotFoundError,
     describe_enclaves,
+    enclave_summary,
 )
 
 
@@ -70,18 +71,6 @@ class HealthReport:
         }
 
 
-def _enclave_facts(entry):
-    return {
-        "name": entry.get("EnclaveName"),
-        "id": entry.get("EnclaveID"),
-        "state": entry.get("State"),
-        "flags": entry.get("Flags"),
-        "cid": entry.get("EnclaveCID"),
-        "memory_mib": entry.get("MemoryMiB"),
-        "cpu_count": entry.get("NumberOfCPUs"),
-    }
-
-
 def judge_enclave(report, enclaves, name, allowed, allow_debug_mode):
     """Add to ``report`` what ``describe-enclaves`` (a list) says about the enclave called ``name``."""
     found = [entry for entry in enclaves if isinstance(entry, dict) and entry.get("EnclaveName") == name]
@@ -94,7 +83,7 @@ def judge_enclave(report, enclaves, name, allowed, allow_debug_mode):
         report.final = True
         return
     entry = found[0]
-    report.enclave = _enclave_facts(entry)
+    report.enclave = enclave_summary(entry)
     subject = "enclave %s (%s)" % (name, report.enclave["id"])
     measurements = {}
     for key, value in (entry.get("Measurements") or {}).items():

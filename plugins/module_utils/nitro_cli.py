@@ -11,7 +11,7 @@ stderr. An error is a line ``[ Enn ] message`` and the exit status is ``nn``.
 so :class:`NitroCliError` keeps that one, with a hint for the provider.
 
 Public API: :func:`run_nitro_cli`, :func:`describe_enclaves`,
-:func:`build_enclave`, :func:`build_enclave_args`,
+:func:`enclave_summary`, :func:`build_enclave`, :func:`build_enclave_args`,
 :func:`find_nitro_cli`, :func:`parse_error_lines`, :func:`hint_for`,
 :func:`build_hint_for`, :data:`ERROR_HINTS`, :data:`BUILD_ERROR_HINTS` and the
 exceptions :class:`NitroCliError` / :class:`NitroCliNotFoundError` /
@@ -197,6 +197,19 @@ def describe_enclaves(module, binary=None):
     if not isinstance(result, list):
         raise NitroCliError("nitro-cli describe-enclaves printed %r, expected a JSON array" % (result,), argv=[NITRO_CLI, "describe-enclaves"])
     return result
+
+
+def enclave_summary(entry):
+    """The fields of one ``describe-enclaves`` entry that modules report, under snake_case names."""
+    return {
+        "name": entry.get("EnclaveName"),
+        "id": entry.get("EnclaveID"),
+        "state": entry.get("State"),
+        "flags": entry.get("Flags"),
+        "cid": entry.get("EnclaveCID"),
+        "memory_mib": entry.get("MemoryMiB"),
+        "cpu_count": entry.get("NumberOfCPUs"),
+    }
 
 
 # --------------------------------------------------------------------------

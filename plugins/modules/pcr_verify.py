@@ -271,6 +271,7 @@ from ansible_collections.opencontracts.enclave.plugins.module_utils.eif import (
 from ansible_collections.opencontracts.enclave.plugins.module_utils.nitro_cli import (
     NitroCliError,
     describe_enclaves,
+    enclave_summary,
 )
 
 
@@ -360,18 +361,6 @@ def verify_file(path, allowed, expected, require_crc):
     return facts
 
 
-def _enclave_info(entry):
-    return {
-        "name": entry.get("EnclaveName"),
-        "id": entry.get("EnclaveID"),
-        "state": entry.get("State"),
-        "flags": entry.get("Flags"),
-        "cid": entry.get("EnclaveCID"),
-        "memory_mib": entry.get("MemoryMiB"),
-        "cpu_count": entry.get("NumberOfCPUs"),
-    }
-
-
 def verify_enclave(module, name, enclave_id, allowed, expected):
     label = "enclave %s" % (("named %s" % name) if name is not None else enclave_id)
     try:
@@ -388,7 +377,7 @@ def verify_enclave(module, name, enclave_id, allowed, expected):
     if len(found) > 1:
         raise VerificationError("%s is ambiguous: %d enclaves match" % (label, len(found)))
     entry = found[0]
-    info = _enclave_info(entry)
+    info = enclave_summary(entry)
     subject = "enclave %s (%s)" % (info["name"], info["id"])
     raw = entry.get("Measurements") or {}
     measurements = {}
