@@ -2,11 +2,12 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Filters for the oracle's inputs: OPN amounts, Ethereum addresses and the preflight check.
+"""Filters for the fleet's inputs: OPN amounts, Ethereum addresses and the preflight checks.
 
 The rules live in ``plugins/module_utils/oracle_inputs.py``, shared with modules; each
 filter is documented in the YAML file of its name beside this one (``opn_to_wei.yml``,
-``wei_to_opn.yml``, ``eth_checksum_address.yml``, ``oracle_input_errors.yml``).
+``wei_to_opn.yml``, ``eth_checksum_address.yml``, ``oracle_input_errors.yml``,
+``rollout_setting_errors.yml``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,7 +21,8 @@ from ansible_collections.opencontracts.enclave.plugins.module_utils.oracle_input
     format_opn,
     parse_price,
     to_checksum_address,
-    validate_oracle_hosts,
+    validate_hosts,
+    validate_rollout_hosts,
 )
 
 
@@ -54,19 +56,25 @@ def eth_checksum_address(value):
         raise AnsibleFilterError("opencontracts.enclave.eth_checksum_address: %s" % error) from None
 
 
-def oracle_input_errors(hosts, eif_size=None):
-    """Every problem of every host's oracle inputs, one message per bad value: "<host>: <variable>: <why>"."""
+def oracle_input_errors(hosts, eif_size=None, kind="oracle", defaults=None):
+    """Every problem of every host's inputs (of an oracle or a registry), one message per bad value: "<host>: <variable>: <why>"."""
     try:
-        dummy, problems = validate_oracle_hosts(hosts, eif_size=eif_size)
-    except OracleInputError as error:
-        raise AnsibleFilterError("opencontracts.enclave.oracle_input_errors: %s" % error) from None
-    except MissingKeccakLibrary as error:
+        dummy, problems = validate_hosts(hosts, kind=kind, eif_size=eif_size, defaults=defaults)
+    except (OracleInputError, MissingKeccakLibrary) as error:
         raise AnsibleFilterError("opencontracts.enclave.oracle_input_errors: %s" % error) from None
     return problems
 
 
+def rollout_setting_errors(hosts, kind="oracle"):
+    """Every problem of the rollout settings the given hosts hold, one message per bad value: "<host>: <variable>: <why>"."""
+    try:
+        return validate_rollout_hosts(hosts, kind=kind)
+    except OracleInputError as error:
+        raise AnsibleFilterError("opencontracts.enclave.rollout_setting_errors: %s" % error) from None
+
+
 class FilterModule(object):
-    """The oracle input filters of opencontracts.enclave."""
+    """The input filters of opencontracts.enclave: amounts, addresses and the preflight checks."""
 
     def filters(self):
         return {
@@ -74,4 +82,5 @@ class FilterModule(object):
             "wei_to_opn": wei_to_opn,
             "eth_checksum_address": eth_checksum_address,
             "oracle_input_errors": oracle_input_errors,
+            "rollout_setting_errors": rollout_setting_errors,
         }

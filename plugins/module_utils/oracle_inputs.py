@@ -2,12 +2,13 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Validate and normalise the inputs of an Open Contracts oracle (issue #6, item 1).
+"""Validate and normalise the inputs of Open Contracts oracles and registries (issue #6).
 
 The provider guide asks the operator to edit four variables of ``serve_oracle.sh``:
 PROVIDER, REGISTRY, PRICE and NO_DEMAND_TIMEOUT. This module checks what an inventory
-gives for them (and for the enclave's memory and CPUs) on the controller, before any
-task touches a host, and turns each into the one form the oracle expects. Everything
+gives for them (and for the enclave's memory and CPUs, a registry's sizing, and the
+playbooks' rollout settings) on the controller, before any task touches a host, and
+turns each into the one form the oracle expects. Everything
 here is a pure function over plain values, so filters (controller) and modules
 (managed host) can share it; nothing outside the standard library is imported at
 module level.
@@ -86,6 +87,14 @@ multiple of the threads per core (SMT siblings) is left to the allocator and nit
 only the host knows its topology, and the allocator itself refuses a CPU pool that
 does not consist of whole cores.
 
+The allocator's CPU pool (:func:`allocator_pool_cpus`): ``host_prep_allocator_cpu_pool``, when set,
+replaces ``host_prep_allocator_cpu_count`` as the number of CPUs the allocator reserves, so the
+enclave's CPU count is compared with the pool's CPUs. A pool is a CPU list as the role host_prep and
+the allocator accept it: CPU numbers and ascending ranges separated by commas, without spaces
+(``1,9``, ``2-3,10-11``), each CPU at most once. Empty (or null, false, 0) means no pool. A pool that
+is not such a list is one problem of its own, and the enclave's CPUs are then not compared with
+anything (what the allocator would reserve is unknown).
+
 Debug mode (:func:`parse_debug_mode`): ``oracle_service_debug_mode`` omitted means off.
 Only the boolean ``true`` (or the string ``"true"`` in any case, which is what an INI
 inventory's ``true`` becomes) selects debug mode; ``false``/``"false"`` mean off; every
@@ -94,11 +103,25 @@ by a value that merely looks true. A debug-mode enclave attests with all-zero
 PCRs and the registry rejects it, so :func:`validate_oracle_host` adds a warning to the
 normalised values for the report to show.
 
+Kinds of hosts (:func:`validate_host`): an ``oracle`` host is checked with every rule above. A
+``registry`` host has no provider, registry address or price: only the sizing and debug-mode rules
+apply, to ``registry_service_enclave_memory_mib``, ``registry_service_enclave_cpu_count`` and
+``registry_service_debug_mode``, and the messages name those variables. A variable the host does not
+define can be taken from defaults (the roles' defaults, which a play that does not apply the roles
+does not see).
+
+Rollout settings (:func:`check_rollout_settings`): the playbooks oracle.yml and registry.yml roll out
+in batches. ``<kind>_rollout_batch`` (the play's ``serial``) is a positive whole number of hosts, a
+percentage of the group from 1% to 100%, or a list of them; zero (which Ansible reads as "every host
+at once"), booleans and floats are refused. ``<kind>_rollout_max_fail_percentage`` is a whole number
+from 0 to 100. Values are shown in messages as JSON (``"0%"``, ``150``), as the operator wrote them.
+
 Public API: :func:`to_checksum_address`, :func:`parse_price`, :func:`format_opn`,
 :func:`parse_registry`, :func:`parse_no_demand_timeout`, :func:`parse_debug_mode`, :func:`check_enclave_resources`,
-:func:`validate_oracle_host`, :func:`validate_oracle_hosts`, the exceptions
+:func:`allocator_pool_cpus`, :func:`validate_host`, :func:`validate_hosts`, :func:`validate_oracle_host`,
+:func:`validate_oracle_hosts`, :func:`check_rollout_settings`, :func:`validate_rollout_hosts`, the exceptions
 :class:`OracleInputError` and :class:`MissingKeccakLibrary`, and the constants
-:data:`WEI_PER_OPN`, :data:`MAX_UINT256`, :data:`ORACLE_VARIABLES`.
+:data:`WEI_PER_OPN`, :data:`MAX_UINT256`, :data:`ORACLE_VARIABLES`, :data:`REGISTRY_VARIABLES`, :data:`KINDS`.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -106,10 +129,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import json
 import re
 import sys
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 WEI_PER_OPN = 10 ** 18
 OPN_DECIMALS = 18
@@ -126,10 +150,25 @@ VAR_CPUS = "oracle_service_enclave_cpu_count"
 VAR_DEBUG = "oracle_service_debug_mode"
 VAR_ALLOCATOR_MEMORY = "host_prep_allocator_memory_mib"
 VAR_ALLOCATOR_CPUS = "host_prep_allocator_cpu_count"
+VAR_ALLOCATOR_POOL = "host_prep_allocator_cpu_pool"
 ORACLE_VARIABLES = (
     VAR_PROVIDER, VAR_REGISTRY, VAR_PRICE, VAR_TIMEOUT, VAR_MEMORY, VAR_CPUS, VAR_DEBUG,
     VAR_ALLOCATOR_MEMORY, VAR_ALLOCATOR_CPUS,
 )
+
+# The variables validate_host reads for a registry host (kind "registry").
+VAR_REGISTRY_MEMORY = "registry_service_enclave_memory_mib"
+VAR_REGISTRY_CPUS = "registry_service_enclave_cpu_count"
+VAR_REGISTRY_DEBUG = "registry_service_debug_mode"
+REGISTRY_VARIABLES = (VAR_REGISTRY_MEMORY, VAR_REGISTRY_CPUS, VAR_REGISTRY_DEBUG, VAR_ALLOCATOR_MEMORY, VAR_ALLOCATOR_CPUS)
+
+# What validate_host checks per kind of host: its own variables, and what its enclave's memory, CPU
+# count and debug mode are called (the allocator's variables are host_prep's for every kind).
+KINDS = {
+    "oracle": {"variables": ORACLE_VARIABLES, "memory": VAR_MEMORY, "cpus": VAR_CPUS, "debug": VAR_DEBUG},
+    "registry": {"variables": REGISTRY_VARIABLES, "memory": VAR_REGISTRY_MEMORY, "cpus": VAR_REGISTRY_CPUS,
+                 "debug": VAR_REGISTRY_DEBUG},
+}
 
 KECCAK_PACKAGE = "pycryptodome"
 
@@ -138,6 +177,7 @@ _DIGITS_RE = re.compile(r"[0-9]+\Z", re.ASCII)
 _OPN_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?\s*opn\Z", re.ASCII | re.IGNORECASE)
 _DECIMAL_RE = re.compile(r"(?:[0-9]+\.[0-9]*|\.[0-9]+)\Z", re.ASCII)
 _EXPONENT_RE = re.compile(r"[0-9]*\.?[0-9]*e[+-]?[0-9]+(?:\s*opn)?\Z", re.ASCII | re.IGNORECASE)
+_CPU_LIST_RE = re.compile(r"[0-9]+(?:-[0-9]+)?(?:,[0-9]+(?:-[0-9]+)?)*\Z", re.ASCII)
 _NON_FINITE_RE = re.compile(r"[+-]?(?:nan|inf|infinity)(?:\s*opn)?\Z", re.ASCII | re.IGNORECASE)
 
 _PRICE_FORMS = ("write a whole number of wei (OPN x 10^18, e.g. 2500000000000000000) "
@@ -395,6 +435,10 @@ DEFAULT_RESOURCE_NAMES = {
     "allocator_cpus": VAR_ALLOCATOR_CPUS,
 }
 
+# Stands for an allocator value that is not known (a CPU pool that is not a CPU list, reported on its
+# own): it is neither checked nor compared.
+_UNKNOWN = object()
+
 
 def _mib_needed(eif_size):
     """The least whole MiB that is at least four times eif_size bytes."""
@@ -415,6 +459,8 @@ def check_enclave_resources(memory_mib, cpu_count, allocator_memory_mib, allocat
     checked = {}
     for key, value, what in (("memory", memory_mib, "MiB"), ("cpus", cpu_count, "CPUs"),
                              ("allocator_memory", allocator_memory_mib, "MiB"), ("allocator_cpus", allocator_cpu_count, "CPUs")):
+        if value is _UNKNOWN:
+            continue
         if value is None:
             problems.append("%s: is not set" % label[key])
             continue
@@ -454,23 +500,109 @@ def parse_debug_mode(value):
         "must be true or false; got %s. Debug mode is only used when it is set to true explicitly" % _show(value))
 
 
-def validate_oracle_host(hostname, values, eif_size=None):
-    """Validate one oracle host's variables.
+CPU_POOL_MESSAGE = "is not a CPU list such as 1,9 or 2-3,10-11"
 
-    Returns ``(normalised, problems)``. ``normalised`` maps each variable of :data:`ORACLE_VARIABLES`
-    that passed to its normalised value (checksummed address, int wei, normalised IP, "" or int
-    seconds, ints, bool), plus ``oracle_service_price_opn`` (the price as "2.5 OPN") and ``warnings``
-    (a list of messages for the report, e.g. debug mode). ``problems`` has one message per bad value,
-    "<host>: <variable>: <why>". Raises MissingKeccakLibrary when the address cannot be checked.
+
+def allocator_pool_cpus(pool):
+    """Return how many CPUs ``host_prep_allocator_cpu_pool`` reserves: an int, or None when no pool is set.
+
+    No pool is set by None, ``""`` and the other values Jinja counts as false (``false``, ``0``), as in
+    the role host_prep: the allocator then reserves ``host_prep_allocator_cpu_count`` CPUs. A pool
+    wins over that count. It is a CPU list as the role and the allocator accept it: CPU numbers and
+    ascending ranges separated by commas, without spaces (``1,9``, ``2-3,10-11``, ``3-3``), each CPU at
+    most once; a positive int is one CPU. Anything else raises OracleInputError with the message
+    :data:`CPU_POOL_MESSAGE`. Whether the host has these CPUs (and leaves CPU 0's core to the parent)
+    only the host knows: the module nitro_allocator checks that.
     """
+    if pool is None or (not pool and isinstance(pool, (str, bool, int))):
+        return None
+    if isinstance(pool, int) and not isinstance(pool, bool) and pool > 0:
+        pool = str(pool)
+    if not isinstance(pool, str) or not _CPU_LIST_RE.match(pool):
+        raise OracleInputError(CPU_POOL_MESSAGE)
+    ranges = []
+    for part in pool.split(","):
+        first, dummy, last = part.partition("-")
+        if len(first) > _MAX_DIGITS or len(last) > _MAX_DIGITS:
+            raise OracleInputError(CPU_POOL_MESSAGE)
+        start, end = int(first), int(last or first)
+        if end < start:
+            raise OracleInputError(CPU_POOL_MESSAGE)
+        ranges.append((start, end))
+    ranges.sort()
+    if any(later[0] <= earlier[1] for earlier, later in zip(ranges, ranges[1:])):
+        raise OracleInputError(CPU_POOL_MESSAGE)  # a CPU named twice
+    return sum(end - start + 1 for start, end in ranges)
+
+
+def _effective(values, defaults, names):
+    """For each of ``names``: the host's value when the host defines the variable, else the default, else None."""
+    result = {}
+    for name in names:
+        if name in values:
+            result[name] = values[name]
+        elif name in defaults:
+            result[name] = defaults[name]
+        else:
+            result[name] = None
+    return result
+
+
+def _debug_warning(host, kind, variable):
+    if kind == "registry":
+        effect = "users' clients reject it"
+    else:
+        effect = "the registry rejects it and users' clients warn"
+    return ("%s: %s: true: the enclave runs in DEBUG MODE; it attests with all-zero PCRs, so %s. "
+            "Never use it in production" % (host, variable, effect))
+
+
+def _check_kind(kind):
+    if kind not in KINDS:
+        raise OracleInputError("kind must be one of %s; got %s" % (", ".join(sorted(KINDS)), _show(kind)))
+
+
+def _check_options(kind, defaults):
+    """Raise OracleInputError for an unknown kind or defaults that are not a mapping; return the defaults."""
+    _check_kind(kind)
+    if defaults is None:
+        return {}
+    if not isinstance(defaults, Mapping):
+        raise OracleInputError("the defaults must be a mapping of variable name to value; got %s" % _show(defaults))
+    return defaults
+
+
+def validate_host(hostname, values, kind="oracle", eif_size=None, defaults=None):
+    """Validate one host's inputs, for an oracle (kind ``oracle``) or a registry (kind ``registry``).
+
+    ``values`` maps variable names to the host's values; a variable the host does not define is taken
+    from ``defaults`` (for example the roles' defaults, which a play that does not apply the roles
+    does not see), else it is missing. Kind ``oracle`` checks the variables of
+    :data:`ORACLE_VARIABLES` with the rules of the module documentation. Kind ``registry`` checks
+    the sizing and debug-mode rules only, for ``registry_service_enclave_memory_mib``,
+    ``registry_service_enclave_cpu_count`` and ``registry_service_debug_mode`` (a registry has no
+    provider, registry address or price). For both, a ``host_prep_allocator_cpu_pool`` (see
+    :func:`allocator_pool_cpus`) replaces ``host_prep_allocator_cpu_count`` as what the allocator
+    reserves.
+
+    Returns ``(normalised, problems)``. ``normalised`` maps each variable that passed to its normalised
+    value (checksummed address, int wei, normalised IP, "" or int seconds, ints, bool), plus for an
+    oracle ``oracle_service_price_opn`` (the price as "2.5 OPN"), and ``warnings`` (a list of messages
+    for the report, e.g. debug mode). ``problems`` has one message per bad value,
+    "<host>: <variable>: <why>". Raises MissingKeccakLibrary when an oracle's address cannot be
+    checked, OracleInputError for an unknown kind or defaults that are not a mapping.
+    """
+    defaults = _check_options(kind, defaults)
     host = str(hostname)
     normalised = {"warnings": []}
     problems = []
     if not isinstance(values, Mapping):
         return normalised, ["%s: the host's variables must be a mapping; got %s" % (host, _show(values))]
+    names = KINDS[kind]
+    effective = _effective(values, defaults, names["variables"] + (VAR_ALLOCATOR_POOL,))
 
     def check(variable, parser, required_hint=None):
-        value = values.get(variable)
+        value = effective[variable]
         if value is None and required_hint:
             problems.append("%s: %s: is not set; %s" % (host, variable, required_hint))
             return
@@ -479,38 +611,167 @@ def validate_oracle_host(hostname, values, eif_size=None):
         except OracleInputError as error:
             problems.append("%s: %s: %s" % (host, variable, error))
 
-    check(VAR_PROVIDER, to_checksum_address, "give the Ethereum address that receives the rewards")
-    if normalised.get(VAR_PROVIDER) == ZERO_ADDRESS:
-        del normalised[VAR_PROVIDER]
-        problems.append("%s: %s: is the zero address, which nobody controls: rewards sent there are lost" % (host, VAR_PROVIDER))
-    check(VAR_REGISTRY, parse_registry, "give the IP address of an existing registry")
-    check(VAR_PRICE, parse_price, "give what users pay, e.g. \"2.5 OPN\" or a whole number of wei")
-    if VAR_PRICE in normalised:
-        normalised["oracle_service_price_opn"] = format_opn(normalised[VAR_PRICE])
-    check(VAR_TIMEOUT, parse_no_demand_timeout)
-    check(VAR_DEBUG, parse_debug_mode)
-    if normalised.get(VAR_DEBUG):
-        normalised["warnings"].append(
-            "%s: %s: true: the enclave runs in DEBUG MODE; it attests with all-zero PCRs, so the registry rejects it "
-            "and users' clients warn. Never use it in production" % (host, VAR_DEBUG))
+    if kind == "oracle":
+        check(VAR_PROVIDER, to_checksum_address, "give the Ethereum address that receives the rewards")
+        if normalised.get(VAR_PROVIDER) == ZERO_ADDRESS:
+            del normalised[VAR_PROVIDER]
+            problems.append("%s: %s: is the zero address, which nobody controls: rewards sent there are lost" % (host, VAR_PROVIDER))
+        check(VAR_REGISTRY, parse_registry, "give the IP address of an existing registry")
+        check(VAR_PRICE, parse_price, "give what users pay, e.g. \"2.5 OPN\" or a whole number of wei")
+        if VAR_PRICE in normalised:
+            normalised["oracle_service_price_opn"] = format_opn(normalised[VAR_PRICE])
+        check(VAR_TIMEOUT, parse_no_demand_timeout)
+    check(names["debug"], parse_debug_mode)
+    if normalised.get(names["debug"]):
+        normalised["warnings"].append(_debug_warning(host, kind, names["debug"]))
 
-    resources = [values.get(name) for name in (VAR_MEMORY, VAR_CPUS, VAR_ALLOCATOR_MEMORY, VAR_ALLOCATOR_CPUS)]
-    resource_problems = check_enclave_resources(*resources, eif_size=eif_size)
+    # What the allocator reserves: a CPU pool's CPUs when one is set (the count is then ignored), else the count.
+    allocator_cpus, allocator_cpus_name = effective[VAR_ALLOCATOR_CPUS], VAR_ALLOCATOR_CPUS
+    if effective[VAR_ALLOCATOR_POOL] is not None:
+        try:
+            pool_cpus = allocator_pool_cpus(effective[VAR_ALLOCATOR_POOL])
+        except OracleInputError as error:
+            problems.append("%s: %s: %s" % (host, VAR_ALLOCATOR_POOL, error))
+            allocator_cpus = _UNKNOWN
+        else:
+            if pool_cpus is None:
+                normalised[VAR_ALLOCATOR_POOL] = ""
+            else:
+                normalised[VAR_ALLOCATOR_POOL] = effective[VAR_ALLOCATOR_POOL]
+                allocator_cpus, allocator_cpus_name = pool_cpus, VAR_ALLOCATOR_POOL
+
+    resources = (
+        (names["memory"], effective[names["memory"]]),
+        (names["cpus"], effective[names["cpus"]]),
+        (VAR_ALLOCATOR_MEMORY, effective[VAR_ALLOCATOR_MEMORY]),
+        (allocator_cpus_name, allocator_cpus),
+    )
+    resource_problems = check_enclave_resources(
+        *[value for dummy, value in resources], eif_size=eif_size,
+        names={"memory": names["memory"], "cpus": names["cpus"], "allocator_cpus": allocator_cpus_name})
     problems.extend("%s: %s" % (host, problem) for problem in resource_problems)
     bad = set(problem.split(":", 1)[0] for problem in resource_problems)
-    for name, value in zip((VAR_MEMORY, VAR_CPUS, VAR_ALLOCATOR_MEMORY, VAR_ALLOCATOR_CPUS), resources):
-        if name not in bad:
+    for name, value in resources:
+        if name not in bad and name != VAR_ALLOCATOR_POOL and value is not _UNKNOWN:
             normalised[name] = _positive_int(value, "units")
     return normalised, problems
 
 
-def validate_oracle_hosts(hosts, eif_size=None):
-    """Validate every host of a mapping hostname -> variables; return ``(normalised_by_host, problems)``."""
+def validate_oracle_host(hostname, values, eif_size=None):
+    """Validate one oracle host's variables: :func:`validate_host` with kind ``oracle`` and no defaults."""
+    return validate_host(hostname, values, kind="oracle", eif_size=eif_size)
+
+
+def validate_hosts(hosts, kind="oracle", eif_size=None, defaults=None):
+    """Validate every host of a mapping hostname -> variables; return ``(normalised_by_host, problems)``.
+
+    The options are those of :func:`validate_host`; the problems are listed host by host, in the
+    mapping's order.
+    """
     if not isinstance(hosts, Mapping):
         raise OracleInputError("expects a mapping of host name to the host's variables; got %s" % _show(hosts))
+    _check_options(kind, defaults)
     normalised = {}
     problems = []
     for hostname in hosts:
-        normalised[hostname], host_problems = validate_oracle_host(hostname, hosts[hostname], eif_size=eif_size)
+        normalised[hostname], host_problems = validate_host(
+            hostname, hosts[hostname], kind=kind, eif_size=eif_size, defaults=defaults)
         problems.extend(host_problems)
     return normalised, problems
+
+
+def validate_oracle_hosts(hosts, eif_size=None):
+    """Validate every oracle host of a mapping hostname -> variables: :func:`validate_hosts` for kind ``oracle``."""
+    return validate_hosts(hosts, kind="oracle", eif_size=eif_size)
+
+
+# --- rollout settings ----------------------------------------------------------------------
+
+ROLLOUT_BATCH_MESSAGE = ("is not a batch size; give a positive number of hosts (2), a percentage of the group "
+                         "(\"25%\"), or a list of them")
+ROLLOUT_FAIL_MESSAGE = "is not a percentage; give a whole number from 0 to 100"
+
+
+def _json_show(value, limit=80):
+    """A value as JSON (what the operator wrote, as Ansible's to_json shows it), shortened for a message."""
+    try:
+        text = json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        text = _show(value, limit)
+    if len(text) > limit:
+        text = text[:limit - 3] + "..."
+    return text
+
+
+def _is_batch_size(value):
+    """Whether one item of ``serial`` is a positive number of hosts or a percentage from 1% to 100%.
+
+    Digits, or digits and ``%``, with nothing in between; spaces around are ignored, except after
+    ``%``: Ansible reads only a string ending in ``%`` as a percentage, anything else with int().
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value >= 1
+    if not isinstance(value, str):
+        return False
+    percentage = value.endswith("%")
+    digits = value[:-1].lstrip() if percentage else value.strip()
+    if not _DIGITS_RE.match(digits) or len(digits) > _MAX_DIGITS:
+        return False
+    number = int(digits)
+    return number >= 1 and (number <= 100 or not percentage)
+
+
+def _is_fail_percentage(value):
+    """Whether ``value`` is a whole number from 0 to 100 (an int, or a string of digits)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return 0 <= value <= 100
+    if not isinstance(value, str):
+        return False
+    digits = value.strip()
+    return bool(_DIGITS_RE.match(digits)) and len(digits) <= _MAX_DIGITS and int(digits) <= 100
+
+
+def check_rollout_settings(values, kind="oracle"):
+    """Return the problems ("<variable>: <why>") of the rollout settings of oracle.yml or registry.yml.
+
+    ``kind`` ``oracle`` checks ``oracle_rollout_batch`` and ``oracle_rollout_max_fail_percentage`` in
+    ``values``, ``registry`` the ``registry_rollout_*`` pair; an omitted or null setting is not
+    checked (the playbook's default applies).
+
+    * The batch (the play's ``serial``) is a positive whole number of hosts (an int or a string of
+      digits), a percentage of the group from ``1%`` to ``100%``, or a list of them (one batch size
+      after another, the last repeated). Zero (which Ansible reads as "all hosts at once"), ``0%``,
+      booleans, floats and anything else are refused, each bad item of a list with its own message.
+    * The max fail percentage is a whole number from 0 to 100 (an int or a string of digits).
+    """
+    _check_kind(kind)
+    if not isinstance(values, Mapping):
+        raise OracleInputError("the rollout settings must be a mapping of variable name to value; got %s" % _show(values))
+    problems = []
+    batch_name = kind + "_rollout_batch"
+    batch = values.get(batch_name)
+    if batch is not None:
+        batches = list(batch) if isinstance(batch, Sequence) and not isinstance(batch, (str, bytes)) else [batch]
+        for item in batches:
+            if not _is_batch_size(item):
+                problems.append("%s: %s %s" % (batch_name, _json_show(item), ROLLOUT_BATCH_MESSAGE))
+    fail_name = kind + "_rollout_max_fail_percentage"
+    fail = values.get(fail_name)
+    if fail is not None and not _is_fail_percentage(fail):
+        problems.append("%s: %s %s" % (fail_name, _json_show(fail), ROLLOUT_FAIL_MESSAGE))
+    return problems
+
+
+def validate_rollout_hosts(hosts, kind="oracle"):
+    """:func:`check_rollout_settings` for every host of a mapping hostname -> variables: "<host>: <variable>: <why>"."""
+    if not isinstance(hosts, Mapping):
+        raise OracleInputError("expects a mapping of host name to the host's variables; got %s" % _show(hosts))
+    _check_kind(kind)
+    problems = []
+    for hostname in hosts:
+        problems.extend("%s: %s" % (hostname, problem) for problem in check_rollout_settings(hosts[hostname], kind=kind))
+    return problems

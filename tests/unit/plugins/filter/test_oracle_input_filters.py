@@ -2,8 +2,10 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The filters opencontracts.enclave.opn_to_wei, wei_to_opn, eth_checksum_address and oracle_input_errors."""
+"""The filters opencontracts.enclave.opn_to_wei, wei_to_opn, eth_checksum_address, oracle_input_errors and
+rollout_setting_errors, and playbooks/preflight.yml, which uses the last two."""
 
+import json
 import os
 import subprocess
 import sys
@@ -22,7 +24,8 @@ ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # from the EIP-55 specif
 
 
 def test_filter_names():
-    assert sorted(FILTERS) == ["eth_checksum_address", "opn_to_wei", "oracle_input_errors", "wei_to_opn"]
+    assert sorted(FILTERS) == ["eth_checksum_address", "opn_to_wei", "oracle_input_errors", "rollout_setting_errors",
+                               "wei_to_opn"]
 
 
 @pytest.mark.parametrize("name", sorted(FILTERS))
@@ -99,6 +102,57 @@ def test_oracle_input_errors():
         FILTERS["oracle_input_errors"](["oracle-1"])
 
 
+def test_oracle_input_errors_for_registries_over_defaults():
+    defaults = {
+        "registry_service_enclave_memory_mib": 11000,
+        "registry_service_enclave_cpu_count": 2,
+        "registry_service_debug_mode": False,
+        "host_prep_allocator_memory_mib": 11000,
+        "host_prep_allocator_cpu_count": 2,
+        "host_prep_allocator_cpu_pool": "",
+    }
+    hosts = {
+        "registry-1": {},
+        "registry-2": {"registry_service_enclave_cpu_count": 3, "registry_service_debug_mode": "yes"},
+        "registry-3": {"host_prep_allocator_cpu_pool": "2-1"},
+    }
+    assert FILTERS["oracle_input_errors"](hosts, kind="registry", defaults=defaults) == [
+        "registry-2: registry_service_debug_mode: must be true or false; got 'yes'. Debug mode is only used when it is "
+        "set to true explicitly",
+        "registry-2: registry_service_enclave_cpu_count: the enclave's 3 CPUs do not fit in the 2 CPUs the allocator "
+        "reserves (host_prep_allocator_cpu_count)",
+        "registry-3: host_prep_allocator_cpu_pool: is not a CPU list such as 1,9 or 2-3,10-11",
+    ]
+    # Without the defaults, the sizing of registry-1 is missing.
+    assert len(FILTERS["oracle_input_errors"]({"registry-1": {}}, kind="registry")) == 4
+
+
+def test_oracle_input_errors_option_errors_are_filter_errors():
+    with pytest.raises(AnsibleFilterError, match="^opencontracts.enclave.oracle_input_errors: kind must be one of oracle, registry"):
+        FILTERS["oracle_input_errors"]({}, kind="registries")
+    with pytest.raises(AnsibleFilterError, match="^opencontracts.enclave.oracle_input_errors: the defaults must be a mapping"):
+        FILTERS["oracle_input_errors"]({}, defaults=["host_prep"])
+
+
+def test_rollout_setting_errors():
+    hosts = {"oracle-1": {"oracle_rollout_batch": ["1", "0%"], "oracle_rollout_max_fail_percentage": 150,
+                          "registry_rollout_batch": 0}}
+    assert FILTERS["rollout_setting_errors"](hosts) == [
+        'oracle-1: oracle_rollout_batch: "0%" is not a batch size; give a positive number of hosts (2), a percentage of '
+        'the group ("25%"), or a list of them',
+        "oracle-1: oracle_rollout_max_fail_percentage: 150 is not a percentage; give a whole number from 0 to 100",
+    ]
+    assert FILTERS["rollout_setting_errors"](hosts, kind="registry") == [
+        "oracle-1: registry_rollout_batch: 0 is not a batch size; give a positive number of hosts (2), a percentage of "
+        'the group ("25%"), or a list of them',
+    ]
+    assert FILTERS["rollout_setting_errors"]({}) == []
+    with pytest.raises(AnsibleFilterError, match="^opencontracts.enclave.rollout_setting_errors: expects a mapping"):
+        FILTERS["rollout_setting_errors"](["oracle-1"])
+    with pytest.raises(AnsibleFilterError, match="^opencontracts.enclave.rollout_setting_errors: kind must be one of"):
+        FILTERS["rollout_setting_errors"](hosts, kind="all")
+
+
 PREFLIGHT = """\
 - name: Preflight
   hosts: oracles
@@ -168,6 +222,82 @@ def test_preflight_play_passes_and_renders_normalised_values(tmp_path):
     assert result.returncode == 0, result.stdout
     assert "PROVIDER=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed PRICE=2500000000000000000 SHOWN=2.5 OPN" in result.stdout
     assert "PROVIDER=0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359 PRICE=2500000000000000001 SHOWN=2.500000000000000001 OPN" in result.stdout
+
+
+FLEET = """\
+all:
+  vars:
+    # Nothing listens there: a task that ran on a host would fail as unreachable.
+    ansible_connection: ssh
+    ansible_host: 127.0.0.1
+    ansible_port: 1
+  children:
+    oracles:
+      vars:
+        oracle_service_provider: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+        oracle_service_registry: 198.51.100.20
+        oracle_rollout_batch: %s
+      hosts:
+        oracle-1: {oracle_service_price: "2.5 OPN", host_prep_allocator_cpu_pool: %s}
+        oracle-2: {oracle_service_price: "1", oracle_service_debug_mode: true}
+    registries:
+      hosts:
+        registry-1: {registry_service_enclave_cpu_count: %s, registry_service_debug_mode: "TRUE"}
+    monitoring:
+      hosts:
+        bystander: {oracle_service_price: -1, registry_service_enclave_cpu_count: 0}
+"""
+
+
+def run_preflight(tmp_path, batch, pool, registry_cpus, extra_vars="{}"):
+    """playbooks/preflight.yml of this working tree against FLEET, with the JSON callback: (rc, the report)."""
+    ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    if not os.path.exists(ansible_playbook):
+        pytest.skip("ansible-playbook is not installed next to this Python")
+    (tmp_path / "fleet.yml").write_text(FLEET % (batch, pool, registry_cpus))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, ".cache", "collections"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_HOME=str(tmp_path / "home"),
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json",
+               ANSIBLE_HOST_KEY_CHECKING="false")
+    result = subprocess.run([ansible_playbook, "-i", "fleet.yml", os.path.join(REPO_ROOT, "playbooks", "preflight.yml"),
+                             "-e", extra_vars],
+                            cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=300, check=False)
+    try:
+        report = json.loads(result.stdout)
+    except ValueError:
+        pytest.fail("no JSON report: %s %s" % (result.stdout, result.stderr))
+    tasks = {task["task"]["name"]: list(task["hosts"].values()) for task in report["plays"][0]["tasks"]}
+    assert all(len(results) == 1 for results in tasks.values()), tasks  # each task once, on the controller
+    assert not any(stats["unreachable"] or stats["changed"] for stats in report["stats"].values()), report["stats"]
+    return result.returncode, tasks
+
+
+def test_preflight_playbook_refuses_every_bad_value(tmp_path):
+    returncode, tasks = run_preflight(tmp_path, '["1", "0%"]', '"1 and 5"', 3, '{"registry_rollout_max_fail_percentage": 101}')
+    assert returncode == 2
+    check = tasks["Preflight | every bad value of every host, in one failure"][0]
+    assert check["failed"]
+    assert sorted(check["msg"][1:]) == sorted([
+        'oracle-1: oracle_rollout_batch: "0%" is not a batch size; give a positive number of hosts (2), a percentage '
+        'of the group ("25%"), or a list of them',
+        "registry-1: registry_rollout_max_fail_percentage: 101 is not a percentage; give a whole number from 0 to 100",
+        "oracle-1: host_prep_allocator_cpu_pool: is not a CPU list such as 1,9 or 2-3,10-11",
+        # host_prep's defaults (2 CPUs) under registry-1's values
+        "registry-1: registry_service_enclave_cpu_count: the enclave's 3 CPUs do not fit in the 2 CPUs the allocator "
+        "reserves (host_prep_allocator_cpu_count)",
+    ])
+    assert check["msg"][0].startswith("Refusing to touch any host: 4 bad input value(s).")
+    assert "Preflight | flag every enclave that will run in debug mode" not in tasks
+
+
+def test_preflight_playbook_passes_and_flags_debug_mode(tmp_path):
+    returncode, tasks = run_preflight(tmp_path, '"50%"', '"1-2"', 2, '{"registry_rollout_max_fail_percentage": 100}')
+    assert returncode == 0
+    check = tasks["Preflight | every bad value of every host, in one failure"][0]
+    assert check["msg"] == "Inputs valid: 2 oracle(s), 1 registry host(s)"
+    flag = tasks["Preflight | flag every enclave that will run in debug mode"][0]
+    assert flag["msg"][1:] == ["oracle-2: oracle_service_debug_mode: true", "registry-1: registry_service_debug_mode: true"]
 
 
 def test_module_utils_imports_without_third_party_packages():

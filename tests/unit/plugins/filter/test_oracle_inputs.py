@@ -496,3 +496,325 @@ def test_many_hosts_in_order():
 def test_many_hosts_need_a_mapping():
     with pytest.raises(oi.OracleInputError):
         oi.validate_oracle_hosts(["oracle-1"])
+
+
+# --- defaults under the host's values ---------------------------------------------------------
+
+def test_defaults_fill_what_the_host_does_not_define():
+    host = dict(GOOD)
+    del host["oracle_service_enclave_cpu_count"]
+    defaults = {"oracle_service_enclave_cpu_count": 2, "oracle_service_enclave_memory_mib": 99999}
+    normalised, problems = oi.validate_host("oracle-1", host, defaults=defaults)
+    assert problems == []
+    assert normalised["oracle_service_enclave_cpu_count"] == 2
+    # The host's own value wins over the default.
+    assert normalised["oracle_service_enclave_memory_mib"] == 10000
+
+
+def test_a_variable_the_host_sets_to_null_is_not_replaced_by_its_default():
+    dummy, problems = oi.validate_host("oracle-1", dict(GOOD, oracle_service_price=None),
+                                       defaults={"oracle_service_price": "1 OPN"})
+    assert problems == ["oracle-1: oracle_service_price: is not set; give what users pay, e.g. \"2.5 OPN\" or a whole number of wei"]
+
+
+@pytest.mark.parametrize("defaults", [["not", "a", "mapping"], "x"])
+def test_defaults_must_be_a_mapping(defaults):
+    with pytest.raises(oi.OracleInputError, match="defaults must be a mapping"):
+        oi.validate_host("oracle-1", GOOD, defaults=defaults)
+
+
+@pytest.mark.parametrize("kind", ["", "registries", "Oracle", None])
+def test_unknown_kind_is_refused(kind):
+    with pytest.raises(oi.OracleInputError, match="kind must be one of oracle, registry"):
+        oi.validate_host("host-1", GOOD, kind=kind)
+    with pytest.raises(oi.OracleInputError, match="kind must be one of oracle, registry"):
+        oi.validate_hosts({"host-1": GOOD}, kind=kind)
+
+
+# --- registry hosts ---------------------------------------------------------------------------
+
+REGISTRY = {
+    "registry_service_enclave_memory_mib": 10000,
+    "registry_service_enclave_cpu_count": 2,
+    "registry_service_debug_mode": False,
+    "host_prep_allocator_memory_mib": 11000,
+    "host_prep_allocator_cpu_count": 2,
+}
+
+
+def test_good_registry_needs_no_provider_registry_or_price():
+    normalised, problems = oi.validate_host("registry-1", dict(REGISTRY, oracle_service_price=-1), kind="registry")
+    assert problems == []
+    assert normalised == {
+        "registry_service_enclave_memory_mib": 10000,
+        "registry_service_enclave_cpu_count": 2,
+        "registry_service_debug_mode": False,
+        "host_prep_allocator_memory_mib": 11000,
+        "host_prep_allocator_cpu_count": 2,
+        "warnings": [],
+    }
+
+
+def test_registry_messages_name_the_registry_variables():
+    bad = dict(REGISTRY, registry_service_enclave_memory_mib=20000, registry_service_enclave_cpu_count=3,
+               registry_service_debug_mode="on")
+    dummy, problems = oi.validate_host("registry-1", bad, kind="registry")
+    assert problems == [
+        "registry-1: registry_service_debug_mode: must be true or false; got 'on'. Debug mode is only used when it "
+        "is set to true explicitly",
+        "registry-1: registry_service_enclave_memory_mib: the enclave's 20000 MiB do not fit in the 11000 MiB the "
+        "allocator reserves (host_prep_allocator_memory_mib)",
+        "registry-1: registry_service_enclave_cpu_count: the enclave's 3 CPUs do not fit in the 2 CPUs the allocator "
+        "reserves (host_prep_allocator_cpu_count)",
+    ]
+
+
+def test_registry_ignores_oracle_variables_and_oracle_ignores_registry_variables():
+    # An oracle's sizing is not a registry's: each kind reads its own variables only.
+    dummy, problems = oi.validate_host("registry-1", dict(REGISTRY, oracle_service_enclave_memory_mib=0), kind="registry")
+    assert problems == []
+    dummy, problems = oi.validate_host("oracle-1", dict(GOOD, registry_service_enclave_memory_mib=0))
+    assert problems == []
+
+
+def test_missing_registry_values_are_reported():
+    normalised, problems = oi.validate_host("registry-1", {}, kind="registry")
+    assert problems == [
+        "registry-1: registry_service_enclave_memory_mib: is not set",
+        "registry-1: registry_service_enclave_cpu_count: is not set",
+        "registry-1: host_prep_allocator_memory_mib: is not set",
+        "registry-1: host_prep_allocator_cpu_count: is not set",
+    ]
+    assert normalised == {"registry_service_debug_mode": False, "warnings": []}
+
+
+def test_registry_values_from_defaults():
+    defaults = dict(REGISTRY, registry_service_enclave_memory_mib=11000)
+    normalised, problems = oi.validate_host("registry-1", {"registry_service_enclave_cpu_count": "1"},
+                                            kind="registry", defaults=defaults)
+    assert problems == []
+    assert normalised["registry_service_enclave_memory_mib"] == 11000
+    assert normalised["registry_service_enclave_cpu_count"] == 1
+
+
+def test_registry_debug_mode_true_passes_and_is_flagged():
+    normalised, problems = oi.validate_host("registry-1", dict(REGISTRY, registry_service_debug_mode="True"), kind="registry")
+    assert problems == []
+    assert normalised["registry_service_debug_mode"] is True
+    assert normalised["warnings"] == [
+        "registry-1: registry_service_debug_mode: true: the enclave runs in DEBUG MODE; it attests with all-zero PCRs, "
+        "so users' clients reject it. Never use it in production",
+    ]
+
+
+def test_registry_memory_against_image_size():
+    dummy, problems = oi.validate_host("registry-1", REGISTRY, kind="registry", eif_size=3 * 2 ** 30)
+    assert problems == [
+        "registry-1: registry_service_enclave_memory_mib: 10000 MiB is less than 4 x the enclave image's size "
+        "(3221225472 bytes); give at least 12288 MiB",
+    ]
+
+
+def test_many_hosts_of_a_kind():
+    hosts = {"registry-2": dict(REGISTRY, registry_service_enclave_cpu_count=0), "registry-1": REGISTRY}
+    dummy, problems = oi.validate_hosts(hosts, kind="registry")
+    assert problems == ["registry-2: registry_service_enclave_cpu_count: must be a positive whole number of CPUs; got 0"]
+
+
+# --- the allocator's CPU pool -----------------------------------------------------------------
+
+POOL_MESSAGE = "is not a CPU list such as 1,9 or 2-3,10-11"
+
+
+@pytest.mark.parametrize("pool, cpus", [
+    ("1,9", 2),
+    ("2-3,10-11", 4),
+    ("3-3", 1),
+    ("7", 1),
+    ("1-4", 4),
+    ("10-11,2-3", 4),  # in any order
+    ("1,3-5,8", 5),
+    (5, 1),  # YAML reads an unquoted single CPU as a number
+])
+def test_cpu_pools(pool, cpus):
+    assert oi.allocator_pool_cpus(pool) == cpus
+
+
+@pytest.mark.parametrize("pool", [None, "", False, 0])
+def test_no_cpu_pool(pool):
+    assert oi.allocator_pool_cpus(pool) is None
+
+
+@pytest.mark.parametrize("pool", [
+    "3-2",  # a reversed range
+    "2-3,11-10",
+    "1 and 5",  # garbage
+    "one",
+    "1, 9",  # spaces, which the role host_prep refuses
+    " 1,9",
+    "1,9 ",
+    " ",
+    "1,",
+    ",1",
+    "1-",
+    "1-2-3",
+    "1;9",
+    "-1",
+    "1,1",  # a CPU twice, which the allocator refuses
+    "1-3,3",
+    "2-5,4-6",
+    True,
+    -1,
+    1.5,
+    [1, 9],
+    {"cpus": "1,9"},
+])
+def test_bad_cpu_pools(pool):
+    assert error_of(oi.allocator_pool_cpus, pool) == POOL_MESSAGE
+
+
+def test_cpu_pool_wins_over_the_count():
+    # The allocator reserves the pool's CPUs (1 and 5: two), not the count (8).
+    host = dict(GOOD, host_prep_allocator_cpu_count=8, host_prep_allocator_cpu_pool="1,5", oracle_service_enclave_cpu_count=4)
+    normalised, problems = oi.validate_host("oracle-3", host)
+    assert problems == [
+        "oracle-3: oracle_service_enclave_cpu_count: the enclave's 4 CPUs do not fit in the 2 CPUs the allocator "
+        "reserves (host_prep_allocator_cpu_pool)",
+    ]
+    assert normalised["host_prep_allocator_cpu_pool"] == "1,5"
+    # A pool large enough fits, and the count is then not even checked.
+    host = dict(host, host_prep_allocator_cpu_pool="1-2,5-6", host_prep_allocator_cpu_count="lots")
+    normalised, problems = oi.validate_host("oracle-3", host)
+    assert problems == []
+    assert "host_prep_allocator_cpu_count" not in normalised
+
+
+def test_empty_cpu_pool_leaves_the_count():
+    host = dict(GOOD, host_prep_allocator_cpu_pool="", oracle_service_enclave_cpu_count=3)
+    normalised, problems = oi.validate_host("oracle-1", host)
+    assert problems == [
+        "oracle-1: oracle_service_enclave_cpu_count: the enclave's 3 CPUs do not fit in the 2 CPUs the allocator "
+        "reserves (host_prep_allocator_cpu_count)",
+    ]
+    assert normalised["host_prep_allocator_cpu_pool"] == ""
+
+
+def test_bad_cpu_pool_is_one_message_and_nothing_is_compared_with_it():
+    host = dict(GOOD, host_prep_allocator_cpu_pool="1 and 5", oracle_service_enclave_cpu_count=64)
+    normalised, problems = oi.validate_host("oracle-1", host)
+    assert problems == ["oracle-1: host_prep_allocator_cpu_pool: is not a CPU list such as 1,9 or 2-3,10-11"]
+    assert "host_prep_allocator_cpu_pool" not in normalised
+    assert "host_prep_allocator_cpu_count" not in normalised
+    assert normalised["oracle_service_enclave_cpu_count"] == 64
+
+
+def test_cpu_pool_from_the_defaults_and_for_registries():
+    dummy, problems = oi.validate_host("registry-1", dict(REGISTRY, registry_service_enclave_cpu_count=2), kind="registry",
+                                       defaults={"host_prep_allocator_cpu_pool": "3"})
+    assert problems == [
+        "registry-1: registry_service_enclave_cpu_count: the enclave's 2 CPUs do not fit in the 1 CPUs the allocator "
+        "reserves (host_prep_allocator_cpu_pool)",
+    ]
+    dummy, problems = oi.validate_host("registry-1", dict(REGISTRY, host_prep_allocator_cpu_pool="2-1"), kind="registry")
+    assert problems == ["registry-1: host_prep_allocator_cpu_pool: is not a CPU list such as 1,9 or 2-3,10-11"]
+
+
+# --- rollout settings -------------------------------------------------------------------------
+
+BATCH_HINT = 'is not a batch size; give a positive number of hosts (2), a percentage of the group ("25%"), or a list of them'
+FAIL_HINT = "is not a percentage; give a whole number from 0 to 100"
+
+
+@pytest.mark.parametrize("batch", [
+    1, 2, 1000, "1", "2", " 3 ", "1%", "25%", "100%", " 25%", "007",
+    [1, "50%", "100%"], ["2"], [],
+])
+def test_good_rollout_batches(batch):
+    assert oi.check_rollout_settings({"oracle_rollout_batch": batch}) == []
+
+
+@pytest.mark.parametrize("batch, shown", [
+    (0, "0"),
+    ("0", '"0"'),
+    ("0%", '"0%"'),
+    ("101%", '"101%"'),
+    ("150%", '"150%"'),
+    (-1, "-1"),
+    ("-1", '"-1"'),
+    (True, "true"),
+    (False, "false"),
+    (2.0, "2.0"),
+    ("2.5", '"2.5"'),
+    ("25 %", '"25 %"'),
+    ("25% ", '"25% "'),  # Ansible reads it as a number, and fails
+    ("%", '"%"'),
+    ("", '""'),
+    ("all", '"all"'),
+    ({"size": 2}, '{"size": 2}'),
+])
+def test_bad_rollout_batches(batch, shown):
+    assert oi.check_rollout_settings({"oracle_rollout_batch": batch}) == ["oracle_rollout_batch: %s %s" % (shown, BATCH_HINT)]
+
+
+def test_each_bad_item_of_a_batch_list_has_its_own_message():
+    problems = oi.check_rollout_settings({"registry_rollout_batch": [1, "0%", True, "50%", "101%"]}, kind="registry")
+    assert problems == [
+        'registry_rollout_batch: "0%" ' + BATCH_HINT,
+        "registry_rollout_batch: true " + BATCH_HINT,
+        'registry_rollout_batch: "101%" ' + BATCH_HINT,
+    ]
+
+
+@pytest.mark.parametrize("percentage", [0, 1, 50, 100, "0", "50", " 100 "])
+def test_good_max_fail_percentages(percentage):
+    assert oi.check_rollout_settings({"oracle_rollout_max_fail_percentage": percentage}) == []
+
+
+@pytest.mark.parametrize("percentage, shown", [
+    (101, "101"),
+    (150, "150"),
+    ("101", '"101"'),
+    (-1, "-1"),
+    ("-1", '"-1"'),
+    (True, "true"),
+    (False, "false"),
+    (50.5, "50.5"),
+    (50.0, "50.0"),
+    ("50%", '"50%"'),
+    ("", '""'),
+    ([10], "[10]"),
+])
+def test_bad_max_fail_percentages(percentage, shown):
+    assert oi.check_rollout_settings({"oracle_rollout_max_fail_percentage": percentage}) == [
+        "oracle_rollout_max_fail_percentage: %s %s" % (shown, FAIL_HINT)]
+
+
+def test_omitted_or_null_rollout_settings_are_not_checked():
+    assert oi.check_rollout_settings({}) == []
+    assert oi.check_rollout_settings({"oracle_rollout_batch": None, "oracle_rollout_max_fail_percentage": None}) == []
+
+
+def test_rollout_settings_of_the_other_kind_are_not_read():
+    settings = {"registry_rollout_batch": "0%", "oracle_rollout_max_fail_percentage": 150}
+    assert oi.check_rollout_settings(settings, kind="oracle") == ["oracle_rollout_max_fail_percentage: 150 " + FAIL_HINT]
+    assert oi.check_rollout_settings(settings, kind="registry") == ['registry_rollout_batch: "0%" ' + BATCH_HINT]
+
+
+def test_long_values_are_shortened_in_rollout_messages():
+    problem = oi.check_rollout_settings({"oracle_rollout_batch": "x" * 500})[0]
+    assert problem == 'oracle_rollout_batch: "%s... %s' % ("x" * 76, BATCH_HINT)
+
+
+def test_rollout_hosts():
+    hosts = {"oracle-1": {"oracle_rollout_batch": "0%", "oracle_rollout_max_fail_percentage": 150}}
+    assert oi.validate_rollout_hosts(hosts) == [
+        'oracle-1: oracle_rollout_batch: "0%" ' + BATCH_HINT,
+        "oracle-1: oracle_rollout_max_fail_percentage: 150 " + FAIL_HINT,
+    ]
+    assert oi.validate_rollout_hosts({}) == []
+    with pytest.raises(oi.OracleInputError, match="expects a mapping"):
+        oi.validate_rollout_hosts(["oracle-1"])
+    with pytest.raises(oi.OracleInputError, match="kind must be one of oracle, registry"):
+        oi.validate_rollout_hosts(hosts, kind="fleet")
+    with pytest.raises(oi.OracleInputError, match="rollout settings must be a mapping"):
+        oi.validate_rollout_hosts({"oracle-1": "25%"})
