@@ -1,0 +1,236 @@
+"""The execution environment definition (meta/execution-environment.yml) and the collection's EE metadata.
+
+``ansible-builder create`` renders the build context from a copy of the files git sees, as a release
+would, after ``ansible-galaxy collection build`` (the definition installs the collection from that
+tarball). It only writes files: nothing is pulled or downloaded. The image build itself needs a
+registry and is not run here.
+
+The expectations come from elsewhere than the definition: the Python packages from the imports of the
+code that runs on the controller, their versions from requirements-dev.txt, the collections from the
+fully qualified names the roles, playbooks and plugins use, amazon.aws's range and the version from
+galaxy.yml.
+"""
+
+import ast
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+
+import pytest
+import yaml
+from bindep.depends import Depends
+from packaging.requirements import Requirement
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+BIN = os.path.dirname(sys.executable)
+DEFINITION = "meta/execution-environment.yml"
+# The collections the `ansible` package in the virtual environment bundles.
+BUNDLED = os.path.join(sysconfig.get_paths()["purelib"], "ansible_collections")
+
+# Third-party import names and the distributions that provide them.
+DISTRIBUTIONS = {"boto3": "boto3", "botocore": "botocore", "Crypto": "pycryptodome", "Cryptodome": "pycryptodome"}
+# Modules that run on the controller (plays on localhost), not on the managed hosts: their imports count too.
+CONTROLLER_MODULES = ["ec2_enclave_instances"]
+
+
+def _load_yaml(path):
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _galaxy():
+    return _load_yaml(os.path.join(REPO, "galaxy.yml"))
+
+
+def _run(argv, cwd):
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, "%s failed (rc %d):\n%s\n%s" % (
+        " ".join(argv), result.returncode, result.stdout, result.stderr)
+    return result.stdout
+
+
+def _requirements(path):
+    """{name: Requirement} of a pip requirements file."""
+    found = {}
+    with open(path) as handle:
+        for line in handle:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                requirement = Requirement(line)
+                found[requirement.name.lower()] = requirement
+    return found
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """A copy of the checkout (links kept as links), its collection tarball and the rendered EE context."""
+    tmp = tmp_path_factory.mktemp("ee")
+    source = tmp / "src"
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        origin = os.path.join(REPO, name)
+        if not os.path.lexists(origin) or (os.path.isdir(origin) and not os.path.islink(origin)):
+            continue
+        target = source / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.islink(origin):
+            os.symlink(os.readlink(origin), target)
+        else:
+            shutil.copyfile(origin, target)
+    _run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "."], cwd=source)
+    context = tmp / "context"
+    _run([os.path.join(BIN, "ansible-builder"), "create", "-f", DEFINITION, "-c", str(context)], cwd=source)
+    return {"source": source, "context": context, "build": context / "_build",
+            "definition": _load_yaml(source / DEFINITION)}
+
+
+def test_definition_is_version_3_with_a_base_image(build):
+    definition = build["definition"]
+    assert definition["version"] == 3
+    assert re.match(r"^[^\s:]+(:\d+)?/[^\s:]+:[^\s:]+$", definition["images"]["base_image"]["name"])
+
+
+def test_containerfile_installs_the_pinned_ansible(build):
+    containerfile = (build["context"] / "Containerfile").read_text()
+    base = build["definition"]["images"]["base_image"]["name"]
+    # The base image is a build argument: --build-arg EE_BASE_IMAGE=... replaces it.
+    assert 'ARG EE_BASE_IMAGE="%s"' % base in containerfile
+    assert "FROM $EE_BASE_IMAGE AS base" in containerfile
+    refs = re.search(r'^ARG ANSIBLE_INSTALL_REFS="([^"]*)"$', containerfile, re.MULTILINE).group(1).split()
+    dev = _requirements(os.path.join(REPO, "requirements-dev.txt"))
+    assert "ansible-core==%s" % next(iter(dev["ansible-core"].specifier)).version in refs
+    assert any(Requirement(ref).name == "ansible-runner" and Requirement(ref).specifier for ref in refs)
+    # ansible-core >= 2.19 needs Python 3.11 or later on the controller.
+    pycmd = re.search(r'^ARG PYCMD="([^"]*)"$', containerfile, re.MULTILINE).group(1)
+    version = re.search(r"python(\d+)\.(\d+)$", pycmd)
+    assert version and (int(version.group(1)), int(version.group(2))) >= (3, 11), pycmd
+
+
+def _controller_imports():
+    """Top-level names imported by the code that runs on the controller: filters, the module_utils they
+    reach, and the modules of plays on localhost."""
+    prefix = "ansible_collections.opencontracts.enclave.plugins.module_utils."
+    todo = [os.path.join(REPO, "plugins", "filter", name)
+            for name in os.listdir(os.path.join(REPO, "plugins", "filter")) if name.endswith(".py")]
+    todo += [os.path.join(REPO, "plugins", "modules", name + ".py") for name in CONTROLLER_MODULES]
+    seen, names = set(), set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        with open(path) as handle:
+            tree = ast.parse(handle.read(), path)
+        for node in ast.walk(tree):
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            for module in modules:
+                if module.startswith(prefix):
+                    todo.append(os.path.join(REPO, "plugins", "module_utils", module[len(prefix):].split(".")[0] + ".py"))
+                names.add(module.split(".")[0])
+    return names - set(sys.stdlib_module_names) - {"ansible", "ansible_collections", "__future__"}
+
+
+def test_python_requirements_cover_what_the_controller_imports(build):
+    rendered = _requirements(build["build"] / "requirements.txt")
+    imported = _controller_imports()
+    unknown = imported - set(DISTRIBUTIONS)
+    assert not unknown, "controller-side imports with no known distribution (add them to requirements.txt): %s" % unknown
+    # The amazon.aws content the collection uses (aws_ec2 inventory, EC2 modules) needs boto3 as well.
+    needed = {DISTRIBUTIONS[name] for name in imported} | {"boto3", "botocore"}
+    assert needed <= set(rendered), "missing from requirements.txt: %s" % (needed - set(rendered))
+    assert "pycryptodome" in needed  # the Keccak-256 import of module_utils/oracle_inputs.py was found
+    # cbor2 is imported only by module_utils/eif.py, for modules that run on the managed hosts.
+    assert "cbor2" not in rendered
+
+
+def test_python_requirements_admit_the_tested_versions(build):
+    rendered = _requirements(build["build"] / "requirements.txt")
+    dev = _requirements(os.path.join(REPO, "requirements-dev.txt"))
+    for name, requirement in rendered.items():
+        assert requirement.specifier, "%s has no version range" % name
+        pinned = next(iter(dev[name].specifier)).version
+        assert requirement.specifier.contains(pinned), "%s %s excludes the tested %s" % (name, requirement.specifier, pinned)
+
+
+def test_system_requirements_name_the_ssh_client(build):
+    rules = Depends((build["build"] / "bindep.txt").read_text())
+    assert [rule[0] for rule in rules.active_rules(["platform:rpm", "platform:redhat"])] == ["openssh-clients"]
+    assert [rule[0] for rule in rules.active_rules(["platform:dpkg", "platform:debian"])] == ["openssh-client"]
+
+
+def _used_collections():
+    """Collections named in fully qualified names by the shipped roles, playbooks, inventories and plugins
+    (a name counts when such a collection exists among the ones the `ansible` package bundles)."""
+    used = set()
+    pattern = re.compile(r"\b([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*\b")
+    for folder in ("roles", "playbooks", "inventories", "plugins"):
+        for root, _dirs, files in os.walk(os.path.join(REPO, folder)):
+            # The sandbox inventory is repository-only (galaxy.yml build_ignore): it runs on the test harness.
+            if os.path.relpath(root, REPO).startswith(os.path.join("inventories", "sandbox")):
+                continue
+            for name in files:
+                if not name.endswith((".yml", ".yaml", ".py", ".j2")):
+                    continue
+                with open(os.path.join(root, name)) as handle:
+                    for namespace, collection in pattern.findall(handle.read()):
+                        if os.path.isdir(os.path.join(BUNDLED, namespace, collection)):
+                            used.add("%s.%s" % (namespace, collection))
+    return used - {"ansible.builtin", "opencontracts.enclave"}
+
+
+def test_galaxy_requirements_are_the_collections_the_content_uses(build):
+    requirements = _load_yaml(build["build"] / "requirements.yml")
+    named = {entry["name"]: entry for entry in requirements["collections"] if entry.get("type") != "file"}
+    used = _used_collections()
+    assert "amazon.aws" in used
+    assert set(named) == used
+    assert named["amazon.aws"]["version"] == _galaxy()["dependencies"]["amazon.aws"]
+
+
+def test_the_collection_itself_comes_from_its_tarball(build):
+    galaxy = _galaxy()
+    tarball = "%s-%s-%s.tar.gz" % (galaxy["namespace"], galaxy["name"], galaxy["version"])
+    requirements = _load_yaml(build["build"] / "requirements.yml")
+    files = [entry["name"] for entry in requirements["collections"] if entry.get("type") == "file"]
+    assert files == ["collections/" + tarball], "keep the tarball's version in %s equal to galaxy.yml's" % DEFINITION
+    copied = build["build"] / "collections" / tarball
+    assert copied.is_file()
+    assert copied.read_bytes() == (build["source"] / tarball).read_bytes()
+
+
+def test_artifact_ships_the_ee_metadata(build):
+    galaxy = _galaxy()
+    tarball = build["source"] / ("%s-%s-%s.tar.gz" % (galaxy["namespace"], galaxy["name"], galaxy["version"]))
+    with tarfile.open(tarball) as tar:
+        members = {member.name: member for member in tar.getmembers()}
+    for name in (DEFINITION, "meta/requirements.txt", "meta/bindep.txt"):
+        assert members[name].isfile(), name
+    for name in ("requirements.txt", "bindep.txt"):
+        assert members[name].issym() and members[name].linkname == "meta/" + name, name
+
+
+def test_an_ee_that_installs_the_collection_finds_its_requirements(build, tmp_path):
+    """What ansible-builder reads when another EE lists opencontracts.enclave: meta/execution-environment.yml's
+    `python` and `system`, relative to the installed collection's root."""
+    galaxy = _galaxy()
+    tarball = build["source"] / ("%s-%s-%s.tar.gz" % (galaxy["namespace"], galaxy["name"], galaxy["version"]))
+    collections = tmp_path / "collections"
+    _run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--offline", "--no-deps",
+          "-p", str(collections / "ansible_collections"), str(tarball)], cwd=tmp_path)
+    found = yaml.safe_load(_run([os.path.join(BIN, "ansible-builder"), "introspect", "--sanitize", str(collections)],
+                                cwd=tmp_path))
+    origin = "  # from collection opencontracts.enclave"
+    python = {Requirement(line[:-len(origin)]).name for line in found["python"] if line.endswith(origin)}
+    assert python == set(_requirements(os.path.join(REPO, "requirements.txt")))
+    system = [line[:-len(origin)] for line in found["system"] if line.endswith(origin)]
+    assert system == [rule for rule in (build["build"] / "bindep.txt").read_text().splitlines()
+                      if rule and not rule.startswith("#")]
