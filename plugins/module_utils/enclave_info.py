@@ -53,6 +53,8 @@ DEFAULT_SERVICES = ["opencontracts-oracle.service", "opencontracts-registry.serv
 DEFAULT_PORTS = [8080]
 DEFAULT_PORT_HOST = "127.0.0.1"
 DEFAULT_PORT_TIMEOUT = 2.0
+DEFAULT_JOURNAL_LINES = 10
+MAX_JOURNAL_LINES = 200
 MAX_PORT_TIMEOUT = 60.0
 
 # What `systemctl show` is asked for, in this order.
@@ -91,6 +93,9 @@ def validate_params(params):
     for index, path in enumerate(params.get("eif_paths") or []):
         if not path or not os.path.isabs(path):
             raise EnclaveInfoError("eif_paths[%d]: %r is not an absolute path" % (index, path))
+    lines = params.get("journal_lines")
+    if lines is not None and (isinstance(lines, bool) or not 0 <= int(lines) <= MAX_JOURNAL_LINES):
+        raise EnclaveInfoError("journal_lines: %r must be from 0 to %d" % (lines, MAX_JOURNAL_LINES))
     if not (params.get("port_host") or "").strip():
         raise EnclaveInfoError("port_host: give the address to probe, e.g. 127.0.0.1")
 
@@ -284,12 +289,49 @@ def uptime_seconds(properties, now_usec):
     return max(0, (int(now_usec) - entered) // 1000000)
 
 
-def service_facts(module, unit, systemctl, now_usec):
-    """The state of one unit from ``systemctl show`` (never raises for a missing unit)."""
+def _journal_line(text):
+    """One ``journalctl --output json`` entry as "<identifier>: <message>" (None for an unreadable entry)."""
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict):
+        return None
+    message = entry.get("MESSAGE")
+    if isinstance(message, list):  # journald stores non-UTF-8 messages as a byte array
+        message = bytes(b for b in message if isinstance(b, int) and 0 <= b < 256).decode("utf-8", "replace")
+    if not isinstance(message, str) or not message.strip():
+        return None
+    identifier = entry.get("SYSLOG_IDENTIFIER") or entry.get("_COMM") or "?"
+    return "%s: %s" % (identifier, message.rstrip())
+
+
+def journal_tail(module, unit, lines):
+    """The unit's last ``lines`` journal messages, oldest first, each "<identifier>: <message>" so that
+    the service's own words (its SyslogIdentifier) and systemd's can be told apart; [] when unreadable."""
+    journalctl = module.get_bin_path("journalctl", required=False)
+    if not journalctl or lines <= 0:
+        return []
+    argv = [journalctl, "--unit", unit, "--lines", str(lines), "--no-pager", "--output", "json", "--quiet"]
+    try:
+        rc, stdout, _stderr = module.run_command(argv, environ_update=dict(NITRO_CLI_ENV), check_rc=False)
+    except OSError:
+        return []
+    if rc != 0:
+        return []
+    entries = [_journal_line(text) for text in stdout.splitlines() if text.strip()]
+    return [entry for entry in entries if entry][-lines:]
+
+
+def service_facts(module, unit, systemctl, now_usec, journal_lines=DEFAULT_JOURNAL_LINES):
+    """The state of one unit from ``systemctl show`` (never raises for a missing unit).
+
+    A loaded unit that is not active also gets its last ``journal_lines`` journal lines: why it stopped.
+    """
     facts = {
         "unit": unit, "load_state": None, "active_state": None, "sub_state": None, "unit_file_state": None,
         "result": None, "main_pid": None, "restarts": None, "invocation_id": None, "active_since": None,
-        "uptime_seconds": None, "error": None,
+        "uptime_seconds": None, "journal": None, "error": None,
     }
     if not systemctl:
         facts["error"] = "systemctl is not installed (the host does not run systemd)"
@@ -317,6 +359,8 @@ def service_facts(module, unit, systemctl, now_usec):
         active_since=properties.get("ActiveEnterTimestamp") or None,
         uptime_seconds=uptime_seconds(properties, now_usec),
     )
+    if facts["load_state"] == "loaded" and facts["active_state"] not in ("active", "activating", "reloading"):
+        facts["journal"] = journal_tail(module, unit, journal_lines)
     return facts
 
 
@@ -369,7 +413,8 @@ def gather(module, params, now_usec=None, connect=None, clock=None):
 
     systemctl = module.get_bin_path("systemctl", required=False)
     now = monotonic_usec() if now_usec is None else now_usec
-    services = [service_facts(module, unit, systemctl, now) for unit in params.get("services") or []]
+    journal_lines = int(params.get("journal_lines", DEFAULT_JOURNAL_LINES) or 0)
+    services = [service_facts(module, unit, systemctl, now, journal_lines) for unit in params.get("services") or []]
 
     timeout = float(params.get("port_timeout") or DEFAULT_PORT_TIMEOUT)
     host = (params.get("port_host") or DEFAULT_PORT_HOST).strip()

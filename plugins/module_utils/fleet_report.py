@@ -65,6 +65,11 @@ DEFAULT_OPTIONS = {
     "services": {"oracle": "opencontracts-oracle.service", "registry": "opencontracts-registry.service"},
     # Where each kind's image is installed.
     "eif_paths": {"oracle": "/opt/opencontracts/oracle.eif", "registry": "/opt/opencontracts/registry.eif"},
+    # The copy of it the serve script loads (roles oracle_service / registry_service put it there).
+    "served_eif_paths": {
+        "oracle": "/opt/opencontracts/enclave-protocol/oracle_enclave/oracle_enclave.eif",
+        "registry": "/opt/opencontracts/enclave-protocol/registry_enclave/registry_enclave.eif",
+    },
     # The host variable that holds the registered enclave_info result.
     "result_var": "__fleet_report_info",
 }
@@ -197,6 +202,7 @@ def collect_inputs(hostnames, hostvars, groups, options=None, permitted_defaults
                 "enclave_name": options["enclave_names"].get(kind),
                 "service": options["services"].get(kind),
                 "eif_path": options["eif_paths"].get(kind),
+                "served_eif_path": (options.get("served_eif_paths") or {}).get(kind),
                 "debug_mode_allowed": variables.get(VAR_DEBUG[kind]),
                 "notes": [note] if note else [],
             }
@@ -288,6 +294,7 @@ def _service_findings(entry, result, running, reasons, notes):
         "uptime_seconds": facts.get("uptime_seconds"),
         "restarts": facts.get("restarts"),
         "result": facts.get("result"),
+        "journal": list(facts.get("journal") or []),
     }
     supervision = "" if not running else ": the running enclave is not supervised"
     if facts.get("error"):
@@ -298,8 +305,22 @@ def _service_findings(entry, result, running, reasons, notes):
         state = "%s (%s)" % (facts.get("active_state"), facts.get("sub_state")) if facts.get("sub_state") else str(facts.get("active_state"))
         if facts.get("result") and facts.get("result") != "success":
             state += ", last result %s" % facts["result"]
-        reasons.append("service %s is %s%s" % (unit, state, supervision))
+        gave_up, last_words = _journal_reason(service["journal"])
+        if gave_up:
+            state += ": systemd stopped restarting it (too many starts in its start limit interval)"
+        reasons.append("service %s is %s%s%s" % (unit, state, supervision, ("; journal: %s" % last_words) if last_words else ""))
     return service
+
+
+def _journal_reason(lines):
+    """(whether systemd gave up restarting the unit, the service's own last journal line or "").
+
+    ``lines`` are enclave_info's "<identifier>: <message>" journal lines; systemd's own are "systemd: ...".
+    """
+    systemd = [line for line in lines if line.startswith("systemd: ")]
+    own = [line for line in lines if not line.startswith("systemd: ")]
+    gave_up = any("Start request repeated too quickly" in line for line in systemd)
+    return gave_up, (own[-1].split(": ", 1)[-1].strip() if own else "")
 
 
 def _port_findings(result, reasons):
@@ -314,7 +335,7 @@ def _port_findings(result, reasons):
     return ports
 
 
-def _eif_findings(entry, result, enclave, notes):
+def _eif_findings(entry, result, enclave, reasons, notes):
     path = entry.get("eif_path")
     facts = [e for e in result.get("eifs") or [] if isinstance(e, Mapping) and e.get("path") == path]
     if not path or not facts:
@@ -329,17 +350,48 @@ def _eif_findings(entry, result, enclave, notes):
         "exists": bool(facts.get("exists")),
         "pcr0": pcr0,
         "measured": bool(facts.get("measured")),
+        "crc_ok": facts.get("crc_ok") if facts.get("measured") else None,
+        "matches_record": facts.get("record_matches"),
         "matches_running": (pcr0 == running) if (pcr0 and running) else None,
     }
+    # A damaged image does not stop the running enclave, but its next start (a crash, a reboot) would fail
+    # or run something else: degraded, and the next playbook run replaces it.
+    repair = "; the next start of the enclave would fail or run another image: run the playbook again to replace it"
     if facts.get("error"):
         notes.append("installed image: %s" % _first_line(facts["error"]))
+    if facts.get("exists") and installed["crc_ok"] is False:
+        reasons.append("the installed image %s is corrupt: its CRC does not match its content%s" % (path, repair))
     if facts.get("exists") and facts.get("record_matches") is False:
-        notes.append("the installed image %s does not match its install record (PCR0 %s recorded, %s measured)" % (
-            path, short_hex(recorded), short_hex(measured)))
+        reasons.append("the installed image %s does not match its install record (PCR0 %s recorded, %s measured)%s" % (
+            path, short_hex(recorded), short_hex(measured), repair))
+    installed["served_copy"] = _served_copy_findings(entry, result, pcr0, reasons)
     if installed["matches_running"] is False:
         notes.append("the installed image %s (PCR0 %s) is not the one running (PCR0 %s): a restart would change the enclave" % (
             path, short_hex(pcr0), short_hex(running)))
     return installed
+
+
+def _served_copy_findings(entry, result, installed_pcr0, reasons):
+    """The copy of the installed image that the serve script loads at the enclave's next start."""
+    path = entry.get("served_eif_path")
+    facts = [e for e in result.get("eifs") or [] if isinstance(e, Mapping) and e.get("path") == path]
+    if not path or not facts or not facts[0].get("exists"):
+        return None
+    facts = facts[0]
+    pcr0 = (facts.get("measurements") or {}).get("PCR0")
+    copy = {
+        "path": path,
+        "crc_ok": facts.get("crc_ok") if facts.get("measured") else None,
+        "pcr0": pcr0,
+        "matches_installed": (pcr0 == installed_pcr0) if (pcr0 and installed_pcr0) else None,
+    }
+    repair = "; the next start of the enclave would fail or run another image: run the playbook again to replace it"
+    if copy["crc_ok"] is False:
+        reasons.append("the served copy %s of the image is corrupt: its CRC does not match its content%s" % (path, repair))
+    elif copy["matches_installed"] is False:
+        reasons.append("the served copy %s of the image (PCR0 %s) is not the installed image (PCR0 %s)%s" % (
+            path, short_hex(pcr0), short_hex(installed_pcr0), repair))
+    return copy
 
 
 def _empty_row(entry):
@@ -438,7 +490,7 @@ def judge_host(entry, single_kind=True):
             elif not row["pcr0_permitted"]:
                 degraded.append("PCR0 %s is not permitted (%d permitted value%s for %s)" % (
                     row["pcr0"], len(permitted), "" if len(permitted) == 1 else "s", entry["kind"]))
-        row["installed_eif"] = _eif_findings(entry, result, enclave if running else None, notes)
+        row["installed_eif"] = _eif_findings(entry, result, enclave if running else None, degraded, notes)
         service_reasons = []
         row["service"] = _service_findings(entry, result, running, service_reasons, notes)
         port_reasons = []

@@ -47,6 +47,13 @@ options:
     type: list
     elements: str
     default: [opencontracts-oracle.service, opencontracts-registry.service]
+  journal_lines:
+    description:
+      - For every unit of O(services) that is loaded but not active (stopped, failed, given up after repeated
+        crashes), this many of its last journal lines are reported in RV(services[].journal), which tells why it stopped.
+      - C(0) reads no journal.
+    type: int
+    default: 10
   ports:
     description:
       - TCP ports of the host to probe with a connect. Port 8080 is where oracles and registries serve.
@@ -290,6 +297,15 @@ services:
     uptime_seconds:
       description: Whole seconds since the unit became active; null when it is not active.
       type: int
+    journal:
+      description:
+        - >-
+          The last O(journal_lines) journal lines of a loaded unit that is not active, oldest first, each as
+          C(<identifier>: <message>), so that the service's own lines (its C(SyslogIdentifier)) and systemd's
+          (C(systemd: ...), for example C(Start request repeated too quickly.)) can be told apart; null for an
+          active or missing unit.
+      type: list
+      elements: str
     error:
       description: Why the unit could not be read (no systemctl, systemctl failed), or null.
       type: str
@@ -305,6 +321,7 @@ services:
       invocation_id: 3f1e0c6b9d7a4e2f8c5b1a0d9e8f7a6b
       active_since: Thu 2026-11-26 08:00:00 UTC
       uptime_seconds: 90243
+      journal: null
       error: null
 ports:
   description: One entry per O(ports), in that order.
@@ -340,6 +357,7 @@ notes:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opencontracts.enclave.plugins.module_utils.enclave_info import (
     DEFAULT_EIF_PATHS,
+    DEFAULT_JOURNAL_LINES,
     DEFAULT_PORT_HOST,
     DEFAULT_PORT_TIMEOUT,
     DEFAULT_PORTS,
@@ -356,6 +374,7 @@ def main():
             eif_paths=dict(type="list", elements="path", default=list(DEFAULT_EIF_PATHS)),
             measure_eifs=dict(type="bool", default=True),
             services=dict(type="list", elements="str", default=list(DEFAULT_SERVICES)),
+            journal_lines=dict(type="int", default=DEFAULT_JOURNAL_LINES),
             ports=dict(type="list", elements="int", default=list(DEFAULT_PORTS)),
             port_host=dict(type="str", default=DEFAULT_PORT_HOST),
             port_timeout=dict(type="float", default=DEFAULT_PORT_TIMEOUT),

@@ -59,10 +59,11 @@ def test_serving(fleet):
     assert row["no_demand_timeout"] == 3600 and row["runs_forever"] is False
     assert row["service"] == {"unit": "opencontracts-oracle.service", "load_state": "loaded", "active_state": "active",
                               "sub_state": "running", "active_since": "Thu 2026-11-26 08:00:00 UTC",
-                              "uptime_seconds": 90061, "restarts": 0, "result": "success"}
+                              "uptime_seconds": 90061, "restarts": 0, "result": "success", "journal": []}
     assert row["ports"] == [{"port": 8080, "open": True, "error": None}] and row["ports_open"] is True
     assert row["installed_eif"] == {"path": "/opt/opencontracts/oracle.eif", "exists": True, "pcr0": FIXTURE_PCR0,
-                                    "measured": True, "matches_running": True}
+                                    "measured": True, "crc_ok": True, "matches_record": True, "matches_running": True,
+                                    "served_copy": None}
     assert row["nitro_cli_version"] == "1.4.2"
 
 
@@ -105,7 +106,7 @@ def test_stopped_service(fleet):
     assert row["verdict"] == "down"
     assert row["reasons"] == [
         "no oracle enclave runs (enclave name oracle; no enclave at all)",
-        "service opencontracts-oracle.service is inactive (dead), last result exit-code",
+        "service opencontracts-oracle.service is inactive (dead), last result exit-code; journal: the oracle enclave stopped",
         "port 8080 does not accept TCP connections (Connection refused)",
     ]
     assert row["service"]["active_state"] == "inactive" and row["service"]["uptime_seconds"] is None
@@ -179,6 +180,77 @@ def test_installed_image_differs_from_the_running_one(fleet):
     assert row["installed_eif"]["matches_running"] is False
     assert row["notes"] == ["the installed image /opt/opencontracts/oracle.eif (PCR0 ba19b0568898\u2026) is not the one running "
                             "(PCR0 5d3938eb0528\u2026): a restart would change the enclave"]
+
+
+def test_corrupt_installed_image_degrades_the_host(fleet):
+    hostvars, groups = fleet
+    result = recorded("serving")
+    result["eifs"][0]["crc_ok"] = False
+    hostvars["oracle-1"]["__fleet_report_info"] = result
+    row = row_of(build(hostvars, groups), "oracle-1")
+    assert row["verdict"] == "degraded"
+    assert row["installed_eif"]["crc_ok"] is False and row["installed_eif"]["matches_record"] is True
+    assert row["reasons"] == ["the installed image /opt/opencontracts/oracle.eif is corrupt: its CRC does not match its "
+                              "content; the next start of the enclave would fail or run another image: run the playbook "
+                              "again to replace it"]
+
+
+def test_installed_image_that_differs_from_its_record_degrades_the_host(fleet):
+    hostvars, groups = fleet
+    result = recorded("serving")
+    result["eifs"][0]["measurements"]["PCR0"] = GUIDE_ORACLE
+    result["eifs"][0]["record_matches"] = False
+    hostvars["oracle-1"]["__fleet_report_info"] = result
+    row = row_of(build(hostvars, groups), "oracle-1")
+    assert row["verdict"] == "degraded" and row["installed_eif"]["matches_record"] is False
+    assert row["reasons"] == ["the installed image /opt/opencontracts/oracle.eif does not match its install record "
+                              "(PCR0 5d3938eb0528\u2026 recorded, ba19b0568898\u2026 measured); the next start of the "
+                              "enclave would fail or run another image: run the playbook again to replace it"]
+
+
+SERVED = "/opt/opencontracts/enclave-protocol/oracle_enclave/oracle_enclave.eif"
+
+
+@pytest.mark.parametrize("crc_ok, pcr0, reason", [
+    (True, None, None),
+    (False, None, "the served copy %s of the image is corrupt: its CRC does not match its content; the next start of "
+                  "the enclave would fail or run another image: run the playbook again to replace it" % SERVED),
+    (True, GUIDE_ORACLE, "the served copy %s of the image (PCR0 ba19b0568898\u2026) is not the installed image (PCR0 "
+                         "5d3938eb0528\u2026); the next start of the enclave would fail or run another image: run the "
+                         "playbook again to replace it" % SERVED),
+])
+def test_served_copy_of_the_image(fleet, crc_ok, pcr0, reason):
+    hostvars, groups = fleet
+    result = recorded("serving")
+    served = copy.deepcopy(result["eifs"][0])
+    served.update(path=SERVED, crc_ok=crc_ok, record=None, record_matches=None)
+    if pcr0:
+        served["measurements"]["PCR0"] = pcr0
+    result["eifs"].append(served)
+    hostvars["oracle-1"]["__fleet_report_info"] = result
+    row = row_of(build(hostvars, groups), "oracle-1")
+    assert row["installed_eif"]["served_copy"] == {"path": SERVED, "crc_ok": crc_ok, "pcr0": pcr0 or FIXTURE_PCR0,
+                                                   "matches_installed": pcr0 is None}
+    assert row["reasons"] == ([reason] if reason else [])
+    assert row["verdict"] == ("degraded" if reason else "serving")
+
+
+def test_crash_loop_that_hit_the_start_limit_is_down_with_the_journals_reason(fleet):
+    hostvars, groups = fleet
+    result = recorded("stopped_service")
+    service = result["services"][0]
+    service.update(active_state="failed", sub_state="failed", result="exit-code", restarts=4)
+    service["journal"] = ["opencontracts-oracle: the oracle enclave stopped",
+                          "systemd: opencontracts-oracle.service: Main process exited, code=exited, status=1/FAILURE",
+                          "systemd: opencontracts-oracle.service: Start request repeated too quickly.",
+                          "systemd: opencontracts-oracle.service: Failed with result 'exit-code'.",
+                          "systemd: Failed to start opencontracts-oracle.service - Open Contracts oracle enclave."]
+    hostvars["oracle-7"]["__fleet_report_info"] = result
+    row = row_of(build(hostvars, groups), "oracle-7")
+    assert row["verdict"] == "down"
+    assert ("service opencontracts-oracle.service is failed (failed), last result exit-code: systemd stopped restarting "
+            "it (too many starts in its start limit interval); journal: the oracle enclave stopped") in row["reasons"]
+    assert row["service"]["journal"] == service["journal"] and row["service"]["restarts"] == 4
 
 
 def test_enclave_under_another_name_is_taken_with_a_note(fleet):

@@ -85,10 +85,24 @@ ActiveEnterTimestampMonotonic=1000000000
 """
 
 
-class FakeHost:
-    """run_command for nitro-cli and systemctl; records every argv."""
+# `journalctl --unit opencontracts-oracle.service --lines 5 --output json` of systemd 252 after a crash loop that hit
+# the start limit (fields trimmed to those read): the serve script's last words, then systemd's own lines.
+JOURNAL_START_LIMIT = "\n".join(json.dumps(entry) for entry in [
+    {"SYSLOG_IDENTIFIER": "opencontracts-oracle", "_PID": "10502", "MESSAGE": "the oracle enclave stopped"},
+    {"SYSLOG_IDENTIFIER": "systemd", "_PID": "1",
+     "MESSAGE": "opencontracts-oracle.service: Main process exited, code=exited, status=1/FAILURE"},
+    {"SYSLOG_IDENTIFIER": "systemd", "_PID": "1", "MESSAGE": "opencontracts-oracle.service: Start request repeated too quickly."},
+    {"SYSLOG_IDENTIFIER": "systemd", "_PID": "1", "MESSAGE": "opencontracts-oracle.service: Failed with result 'exit-code'."},
+    # journald keeps a message that is not valid UTF-8 as an array of bytes.
+    {"SYSLOG_IDENTIFIER": "systemd", "_PID": "1", "MESSAGE": list(b"Failed to start opencontracts-oracle.service \xff")},
+]) + "\n"
 
-    def __init__(self, describe=(0, DESCRIBE_ONE, ""), units=None, version=(0, "Nitro CLI 1.4.2\n", "")):
+
+class FakeHost:
+    """run_command for nitro-cli, systemctl and journalctl; records every argv."""
+
+    def __init__(self, describe=(0, DESCRIBE_ONE, ""), units=None, version=(0, "Nitro CLI 1.4.2\n", ""), journal=""):
+        self.journal = journal
         self.describe = describe
         self.units = units if units is not None else {"opencontracts-oracle.service": SHOW_ACTIVE,
                                                       "opencontracts-registry.service": SHOW_NOT_FOUND}
@@ -106,6 +120,9 @@ class FakeHost:
             assert argv[1:3] == ["show", "--no-pager"] and argv[-2] == "--", argv
             assert argv[3].startswith("--property=") and "ActiveEnterTimestampMonotonic" in argv[3]
             return 0, self.units.get(argv[-1], SHOW_NOT_FOUND.replace("opencontracts-registry.service", argv[-1])), ""
+        if argv[0].endswith("journalctl"):
+            assert argv[1:3] == ["--unit", "opencontracts-oracle.service"] and argv[3] == "--lines", argv
+            return 0, self.journal, ""
         raise AssertionError("unexpected command %r" % (argv,))
 
 
@@ -130,7 +147,7 @@ def fixture_open_port():
 def run(monkeypatch, args=None, host=None, bin_paths=None, check_mode=False, now_usec=1000000000 + 90061 * 1000000):
     """Run the module against ``host``; ``bin_paths`` maps nitro-cli / systemctl to a path or None (not installed)."""
     host = host or FakeHost()
-    paths = {"nitro-cli": "/usr/bin/nitro-cli", "systemctl": "/usr/bin/systemctl"}
+    paths = {"nitro-cli": "/usr/bin/nitro-cli", "systemctl": "/usr/bin/systemctl", "journalctl": "/usr/bin/journalctl"}
     paths.update(bin_paths or {})
     monkeypatch.setattr(info_utils, "monotonic_usec", lambda: now_usec)
     monkeypatch.setattr(info_utils, "_UTC_NOW", lambda: datetime.datetime(2026, 11, 27, 9, 14, 3, tzinfo=datetime.timezone.utc))
@@ -179,7 +196,7 @@ def test_running_enclave_unit_and_open_port(monkeypatch, open_port, check_mode):
         "unit": "opencontracts-oracle.service", "load_state": "loaded", "active_state": "active", "sub_state": "running",
         "unit_file_state": "enabled", "result": "success", "main_pid": 4170, "restarts": 1,
         "invocation_id": "3f1e0c6b9d7a4e2f8c5b1a0d9e8f7a6b", "active_since": "Thu 2026-11-26 08:00:00 UTC",
-        "uptime_seconds": 90061, "error": None,
+        "uptime_seconds": 90061, "journal": None, "error": None,
     }
     assert registry["load_state"] == "not-found" and registry["active_state"] == "inactive"
     assert registry["uptime_seconds"] is None and registry["unit_file_state"] is None and registry["invocation_id"] is None
@@ -237,11 +254,38 @@ def test_nitro_cli_path_that_does_not_exist(monkeypatch, tmp_path):
 # --------------------------------------------------------------------------
 
 def test_failed_unit(monkeypatch):
-    host = FakeHost(units={"opencontracts-oracle.service": SHOW_FAILED})
+    host = FakeHost(units={"opencontracts-oracle.service": SHOW_FAILED}, journal=JOURNAL_START_LIMIT)
     result = run(monkeypatch, {"ports": [], "eif_paths": [], "services": ["opencontracts-oracle.service"]}, host=host)
     (oracle,) = result["services"]
-    assert (oracle["active_state"], oracle["sub_state"], oracle["result"], oracle["restarts"]) == ("failed", "failed", "exit-code", 5)
+    assert (oracle["active_state"], oracle["sub_state"], oracle["result"], oracle["restarts"]) == (
+        "failed", "failed", "exit-code", 5)
     assert oracle["uptime_seconds"] is None  # not active: no uptime, although ActiveEnterTimestamp is set
+    # Why it stopped: the journal's last lines, oldest first, as journalctl printed them.
+    assert oracle["journal"] == [
+        "opencontracts-oracle: the oracle enclave stopped",
+        "systemd: opencontracts-oracle.service: Main process exited, code=exited, status=1/FAILURE",
+        "systemd: opencontracts-oracle.service: Start request repeated too quickly.",
+        "systemd: opencontracts-oracle.service: Failed with result 'exit-code'.",
+        "systemd: Failed to start opencontracts-oracle.service \ufffd",
+    ]
+    journal_calls = [argv for argv, _kw in host.calls if argv[0].endswith("journalctl")]
+    assert journal_calls == [["/usr/bin/journalctl", "--unit", "opencontracts-oracle.service", "--lines", "10",
+                              "--no-pager", "--output", "json", "--quiet"]]
+
+
+def test_journal_lines_zero_reads_no_journal(monkeypatch):
+    host = FakeHost(units={"opencontracts-oracle.service": SHOW_FAILED}, journal=JOURNAL_START_LIMIT)
+    result = run(monkeypatch, {"ports": [], "eif_paths": [], "services": ["opencontracts-oracle.service"],
+                               "journal_lines": 0}, host=host)
+    assert result["services"][0]["journal"] == []
+    assert not [argv for argv, _kw in host.calls if argv[0].endswith("journalctl")]
+
+
+def test_active_and_missing_units_read_no_journal(monkeypatch):
+    host = FakeHost(journal=JOURNAL_START_LIMIT)
+    result = run(monkeypatch, {"ports": [], "eif_paths": []}, host=host)
+    assert [s["journal"] for s in result["services"]] == [None, None]
+    assert not [argv for argv, _kw in host.calls if argv[0].endswith("journalctl")]
 
 
 def test_no_systemctl(monkeypatch):
@@ -335,6 +379,8 @@ def test_broken_image_and_record_are_reported(monkeypatch, tmp_path):
     ({"port_timeout": 61}, "port_timeout: 61.0 must be more than 0"),
     ({"eif_paths": ["relative/oracle.eif"]}, "eif_paths[0]: 'relative/oracle.eif' is not an absolute path"),
     ({"port_host": " "}, "port_host: give the address to probe"),
+    ({"journal_lines": -1}, "journal_lines: -1 must be from 0 to 200"),
+    ({"journal_lines": 201}, "journal_lines: 201 must be from 0 to 200"),
 ])
 def test_bad_arguments_fail_clearly(monkeypatch, args, message):
     host = FakeHost()
