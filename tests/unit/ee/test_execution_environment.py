@@ -224,7 +224,8 @@ def test_an_ee_that_installs_the_collection_finds_its_requirements(build, tmp_pa
     galaxy = _galaxy()
     tarball = build["source"] / ("%s-%s-%s.tar.gz" % (galaxy["namespace"], galaxy["name"], galaxy["version"]))
     collections = tmp_path / "collections"
-    _run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--offline", "--no-deps",
+    # --force: the collection may already be on the collections path (make test links the checkout there).
+    _run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--offline", "--no-deps", "--force",
           "-p", str(collections / "ansible_collections"), str(tarball)], cwd=tmp_path)
     found = yaml.safe_load(_run([os.path.join(BIN, "ansible-builder"), "introspect", "--sanitize", str(collections)],
                                 cwd=tmp_path))
