@@ -30,6 +30,7 @@ help:
 	@echo "make sandbox    three emulated oracle hosts in podman, served by playbooks/oracle.yml"
 	@echo "make sandbox-clean   remove them"
 	@echo "make bench-sandbox   first converge, no-op and price-change runs of the sandbox (docs/benchmarks.md)"
+	@echo "make bench-fleet     oracle.yml and status.yml on 1, 5 and 20 emulated hosts, before and after the fleet tuning (HOSTS=\"1 5\")"
 	@echo "make clean      remove .venv, caches and the test image"
 
 setup: system-packages $(VENV_STAMP) collection-link test-image
@@ -82,6 +83,13 @@ sandbox-clean:
 
 bench-sandbox: $(VENV_STAMP) collection-link test-image
 	$(HARNESS)/bench-sandbox.sh
+
+# Fleet scale (docs/benchmarks.md): 1, 5 and 20 emulated hosts over SSH, the collection before the fleet
+# tuning with Ansible's defaults against this tree with ansible.cfg; HOSTS, MODES, ROUNDS and
+# BASELINE_REV override (tests/harness/bench-fleet.sh).
+.PHONY: bench-fleet
+bench-fleet: $(VENV_STAMP) collection-link test-image
+	HOSTS="$(or $(HOSTS),1 5 20)" $(HARNESS)/bench-fleet.sh
 
 clean:
 	rm -rf $(VENV) .cache tests/output

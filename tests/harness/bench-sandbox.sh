@@ -12,11 +12,8 @@
 # Usage: tests/harness/bench-sandbox.sh   (make bench-sandbox)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-repo="$PWD"
-export CONTAINERS_CONF="$repo/tests/harness/containers.conf"
-export ANSIBLE_COLLECTIONS_PATH="$repo/.cache/collections"
-export PATH="$repo/.venv/bin:$PATH"
-export ANSIBLE_NOCOLOR=1
+# shellcheck source=tests/harness/env.sh
+source tests/harness/env.sh
 logs="$repo/.cache/bench-sandbox"
 mkdir -p "$logs"
 
