@@ -545,7 +545,7 @@ def main(argv=None):
 
     p = sub.add_parser("report")
     p.add_argument("--out-dir", required=True)
-    p.add_argument("--baseline", default="podman-baseline")
+    p.add_argument("--baseline", default="ssh-baseline")
     p.add_argument("results", nargs="+")
     p.set_defaults(func=cmd_report)
 
