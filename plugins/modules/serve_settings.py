@@ -128,6 +128,14 @@ settings:
   sample:
     PRICE: {before: "", after: "2500000000000000000", line: 9, status: changed}
     MEMORY: {before: "11000", after: "11000", line: 11, status: unchanged}
+checksum:
+  description:
+    - The SHA-1 of the script as it is after the run (in check mode, as it would be), as M(ansible.builtin.stat)
+      reports it. A caller that keeps it can tell later, from the file's SHA-1 alone, whether the script still
+      holds these settings.
+  returned: success
+  type: str
+  sample: 5d4f0f3bbc0bd0d1e2a3c2f3c4d5e6f708192a3b
 changed_names:
   description: The names whose line changed or was appended.
   returned: success
@@ -141,6 +149,7 @@ backup_file:
   sample: /opt/opencontracts/enclave-protocol/oracle_enclave/serve_oracle.sh.12345.2024-01-01@00:00:00~
 """
 
+import hashlib
 import os
 import tempfile
 
@@ -206,6 +215,7 @@ def main():
     changed = after != before
     result = dict(
         changed=changed,
+        checksum=hashlib.sha1(to_bytes(after, encoding="utf-8")).hexdigest(),
         settings=report,
         changed_names=[name for name, entry in report.items() if entry["status"] in ("changed", "appended")],
     )

@@ -2,6 +2,7 @@
 
 import os
 import stat
+import subprocess
 
 import pytest
 
@@ -41,6 +42,26 @@ def test_second_run_changes_nothing(script):
     assert result["changed"] is False
     assert result["changed_names"] == []
     assert os.stat(str(script)).st_mtime_ns == mtime
+
+
+def sha1sum(data):
+    """The coreutils tool's digest of the bytes: the module's own code is not used to check it."""
+    return subprocess.run(["sha1sum"], input=data, stdout=subprocess.PIPE, check=True).stdout.split()[0].decode()
+
+
+def test_checksum_is_the_scripts_after_the_run(script):
+    changed = run({"path": str(script), "settings": {"PRICE": "42"}})
+    assert changed["checksum"] == sha1sum(script.read_bytes())
+    assert changed["checksum"] != sha1sum(SCRIPT.encode())
+    unchanged = run({"path": str(script), "settings": {"PRICE": "42"}})
+    assert unchanged["changed"] is False
+    assert unchanged["checksum"] == changed["checksum"]
+
+
+def test_checksum_in_check_mode_is_the_script_it_would_write(script):
+    result = run({"path": str(script), "settings": {"PRICE": "42"}, "_ansible_diff": True}, check_mode=True)
+    assert result["checksum"] == sha1sum(result["diff"]["after"].encode())
+    assert script.read_text() == SCRIPT
 
 
 def test_check_mode_writes_nothing(script):
