@@ -1,0 +1,50 @@
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The attributes every module of the collection documents, shared as documentation fragments.
+
+Use the base fragment together with exactly one of the others:
+
+    extends_documentation_fragment:
+      - opencontracts.enclave.attributes
+      - opencontracts.enclave.attributes.read_only
+"""
+
+
+class ModuleDocFragment:
+    # The base: what each attribute means, and the platform (modules run on the managed host).
+    DOCUMENTATION = r"""
+options: {}
+attributes:
+  check_mode:
+    description: Can run in check mode and report what would change without changing it.
+  diff_mode:
+    description: Shows what changed (or would change in check mode) when run with C(--diff).
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the managed host (an EC2 parent instance, or any Linux host for the read-only checks).
+"""
+
+    # Modules that only read: facts, probes, verifications.
+    READ_ONLY = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads; check mode runs the same reads and returns the same values.
+  diff_mode:
+    support: none
+    details: Nothing is changed, so there is nothing to show.
+"""
+
+    # Modules that change files on the host and show the difference.
+    FILES = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details: Reports what would change, with the difference, without writing anything.
+  diff_mode:
+    support: full
+    details: Shows the file before and after.
+"""
