@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Filters of the ec2_fleet role: its preflight rules and its security group rules.
+
+The rules live in ``plugins/plugin_utils/ec2_fleet.py``; each filter is documented in the YAML
+file of its name beside this one.
+"""
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.ec2_fleet import (
+    CidrError,
+    input_errors,
+    security_group_rules,
+)
+
+
+def ec2_fleet_input_errors(settings, teardown=False):
+    """Every bad ec2_fleet setting, one message each."""
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_input_errors: expects a dictionary of settings, got %r"
+                                 % type(settings).__name__)
+    return input_errors(settings, teardown=bool(teardown))
+
+
+def ec2_fleet_security_group_rules(service_cidrs, service_ports, admin_cidrs, ssh_port, egress_cidrs):
+    """Ingress and egress rules for amazon.aws.ec2_security_group."""
+    try:
+        return security_group_rules(service_cidrs, service_ports, admin_cidrs, ssh_port, egress_cidrs)
+    except (CidrError, TypeError, ValueError) as error:
+        raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_security_group_rules: %s" % error) from None
+
+
+class FilterModule(object):
+    """The ec2_fleet role's filters."""
+
+    def filters(self):
+        return {
+            "ec2_fleet_input_errors": ec2_fleet_input_errors,
+            "ec2_fleet_security_group_rules": ec2_fleet_security_group_rules,
+        }

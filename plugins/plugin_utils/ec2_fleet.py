@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The ec2_fleet role's input rules and security group rules (controller only).
+
+Public API: :func:`input_errors` (every bad setting, one message each), :func:`normalise_cidrs`,
+:func:`security_group_rules`, :data:`ANYWHERE`.
+"""
+
+import ipaddress
+import re
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
+SECURITY_GROUP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:/()#,@+=&;{}!$*-]{0,254}\Z")
+REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+\Z")
+GROUP_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+PRICE_RE = re.compile(r"[0-9]+\Z")
+# The CIDR lists and what each one opens.
+CIDR_SETTINGS = ("ec2_fleet_admin_cidrs", "ec2_fleet_service_cidrs", "ec2_fleet_egress_cidrs")
+ANYWHERE = ("0.0.0.0/0", "::/0")
+
+ADMIN_CIDRS_HELP = ("Set ec2_fleet_admin_cidrs to the address ranges the operator connects from, as a list such as "
+                    "['198.51.100.7/32'] (your public address: curl https://checkip.amazonaws.com). "
+                    "It has no default on purpose.")
+
+
+class CidrError(ValueError):
+    """A value that is not a CIDR block."""
+
+
+def normalise_cidrs(values):
+    """CIDR blocks in their canonical form (``10.0.0.1/8`` -> ``10.0.0.0/8``, ``::0/0`` -> ``::/0``).
+
+    Raises CidrError naming the first value that is not an IPv4 or IPv6 network with a prefix.
+    """
+    networks = []
+    for value in values:
+        text = str(value).strip()
+        if "/" not in text:
+            raise CidrError("%r has no prefix length (/N)" % (value,))
+        address, prefix = text.split("/", 1)
+        # ipaddress accepts "/00" and "/ 8"; a prefix is written as plain decimal digits here.
+        if not prefix.isdigit() or (len(prefix) > 1 and prefix.startswith("0")):
+            raise CidrError("%r has no valid prefix length" % (value,))
+        try:
+            networks.append(str(ipaddress.ip_network("%s/%s" % (address, prefix), strict=False)))
+        except ValueError:
+            raise CidrError("%r is not a CIDR block" % (value,)) from None
+    return networks
+
+
+def _int(value):
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_list(value):
+    return isinstance(value, (list, tuple))
+
+
+def _launch_errors(settings):
+    """What a launch needs; only checked when instances are wanted."""
+    errors = []
+    if not str(settings.get("ec2_fleet_key_name") or ""):
+        errors.append("ec2_fleet_key_name must name the EC2 key pair for SSH (set ec2_fleet_key_public_key too to import it)")
+    if not str(settings.get("ec2_fleet_instance_type") or ""):
+        errors.append("ec2_fleet_instance_type must not be empty")
+    if not settings.get("ec2_fleet_image_id") and not settings.get("ec2_fleet_image_owners"):
+        errors.append("ec2_fleet_image_id or ec2_fleet_image_owners must be set")
+    minimums = (("ec2_fleet_volume_size", 1, "GiB"), ("ec2_fleet_enclave_memory_mib", 64, "MiB"),
+                ("ec2_fleet_enclave_cpu_count", 1, "CPU"), ("ec2_fleet_parent_memory_mib", 0, "MiB"),
+                ("ec2_fleet_parent_cpu_count", 1, "CPU"))
+    for name, minimum, unit in minimums:
+        number = _int(settings.get(name))
+        if number is None or number < minimum:
+            errors.append("%s must be at least %d %s (got %r)" % (name, minimum, unit, settings.get(name)))
+    prices = [str(price) for price in settings.get("ec2_fleet_prices") or []]
+    bad_prices = [price for price in prices if not PRICE_RE.match(price)]
+    if bad_prices:
+        errors.append("ec2_fleet_prices are whole numbers in the token's smallest unit (1 OPN = 1000000000000000000), "
+                      "written as quoted strings; these are not: %s" % bad_prices)
+    default_price = str(settings.get("ec2_fleet_price") or "")
+    if default_price and not PRICE_RE.match(default_price):
+        errors.append("ec2_fleet_price must be a whole number in the token's smallest unit (got %r)" % default_price)
+    count = _int(settings.get("ec2_fleet_count")) or 0
+    if not default_price and len(prices) < count:
+        errors.append("ec2_fleet_prices gives %d price(s) for %d host(s), so ec2_fleet_price (the price of the "
+                      "others) must be set" % (len(prices), count))
+    return errors
+
+
+def _cidr_errors(settings):
+    errors = []
+    admin = settings.get("ec2_fleet_admin_cidrs")
+    if admin is None:
+        errors.append(ADMIN_CIDRS_HELP + " It is not set.")
+    elif not _is_list(admin) or not admin:
+        errors.append(ADMIN_CIDRS_HELP + " It must be a non-empty list (got %r)." % (admin,))
+    for name in CIDR_SETTINGS:
+        values = settings.get(name)
+        if values is None or not _is_list(values):
+            if name != "ec2_fleet_admin_cidrs":
+                errors.append("%s must be a list of CIDR blocks such as 198.51.100.0/24 or 2001:db8::/32 (got %r)"
+                              % (name, values))
+            continue
+        try:
+            networks = normalise_cidrs(values)
+        except CidrError as error:
+            errors.append("%s takes CIDR blocks such as 198.51.100.0/24 or 2001:db8::/32: %s" % (name, error))
+            continue
+        if name == "ec2_fleet_admin_cidrs" and not settings.get("ec2_fleet_admin_allow_anywhere"):
+            # Any block with prefix 0 is the whole address family, however it is written (1.2.3.4/0, ::0/0).
+            wide = [value for value, network in zip(values, networks) if network.endswith("/0")]
+            if wide:
+                errors.append("ec2_fleet_admin_cidrs must not contain 0.0.0.0/0 or ::/0 (SSH from anywhere, however "
+                              "written) unless ec2_fleet_admin_allow_anywhere is true; got %s" % [str(v) for v in wide])
+    return errors
+
+
+def input_errors(settings, teardown=False):
+    """Every bad ec2_fleet setting, one message each; an empty list when all are usable.
+
+    ``settings`` maps the role's variable names to their values (a variable that is not set is
+    absent or None). With ``teardown`` only what removing a fleet needs is checked.
+    """
+    errors = []
+    if not NAME_RE.match(str(settings.get("ec2_fleet_name", ""))):
+        errors.append("ec2_fleet_name must be 1-63 letters, digits, '.', '_' or '-' (got %r)" % settings.get("ec2_fleet_name"))
+    if not REGION_RE.match(str(settings.get("ec2_fleet_region", ""))):
+        errors.append("ec2_fleet_region must be a region such as eu-central-1 (got %r)" % settings.get("ec2_fleet_region"))
+    if teardown:
+        return errors
+    group_name = str(settings.get("ec2_fleet_security_group_name", ""))
+    if not SECURITY_GROUP_NAME_RE.match(group_name) or group_name.lower().startswith("sg-"):
+        errors.append("ec2_fleet_security_group_name must be a security group name not starting with sg- (got %r)" % group_name)
+    count = _int(settings.get("ec2_fleet_count"))
+    if count is None or count < 0:
+        errors.append("ec2_fleet_count must be 0 or more (got %r)" % settings.get("ec2_fleet_count"))
+    if not GROUP_RE.match(str(settings.get("ec2_fleet_group", ""))):
+        errors.append("ec2_fleet_group must be an inventory group name (got %r)" % settings.get("ec2_fleet_group"))
+    ports = list(settings.get("ec2_fleet_service_ports") or []) + [settings.get("ec2_fleet_ssh_port")]
+    bad_ports = [port for port in ports if _int(port) is None or not 1 <= _int(port) <= 65535]
+    if bad_ports:
+        errors.append("ec2_fleet_service_ports and ec2_fleet_ssh_port must be between 1 and 65535; these are not: %s" % bad_ports)
+    errors.extend(_cidr_errors(settings))
+    if count:
+        errors.extend(_launch_errors(settings))
+    return errors
+
+
+def security_group_rules(service_cidrs, service_ports, admin_cidrs, ssh_port, egress_cidrs,
+                         service_description="Open Contracts enclave: WebSocket 8080, TLS proxy 8081, xpra 14500"):
+    """``{ingress, egress}`` rules for amazon.aws.ec2_security_group, with normalised CIDR blocks.
+
+    IPv4 and IPv6 blocks go into separate rules (cidr_ip / cidr_ipv6). Egress rules carry no
+    description: the VPC's default egress rule has none.
+    """
+    def split(values):
+        networks = normalise_cidrs(values)
+        return [n for n in networks if ":" not in n], [n for n in networks if ":" in n]
+
+    ingress = []
+    for cidrs, ports, description in ((service_cidrs, list(service_ports), service_description),
+                                      (admin_cidrs, [ssh_port], "SSH from the operator")):
+        ipv4, ipv6 = split(cidrs)
+        if ipv4:
+            ingress.append({"proto": "tcp", "ports": [int(p) for p in ports], "cidr_ip": ipv4, "rule_desc": description})
+        if ipv6:
+            ingress.append({"proto": "tcp", "ports": [int(p) for p in ports], "cidr_ipv6": ipv6, "rule_desc": description})
+    ipv4, ipv6 = split(egress_cidrs)
+    egress = ([{"proto": "all", "cidr_ip": ipv4}] if ipv4 else []) + ([{"proto": "all", "cidr_ipv6": ipv6}] if ipv6 else [])
+    return {"ingress": ingress, "egress": egress}

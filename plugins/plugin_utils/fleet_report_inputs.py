@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The fleet_report role's input rules (controller only): every bad setting, one message each."""
+
+from collections.abc import Mapping, Sequence
+
+KINDS = ("oracle", "registry")
+
+
+def _is_list(value):
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _number(value, kind=float):
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def input_errors(settings):
+    """Every bad fleet_report_* setting in ``settings`` (variable name -> value), one message each."""
+    errors = []
+    hosts = settings.get("fleet_report_hosts")
+    if not _is_list(hosts):
+        errors.append("fleet_report_hosts must be a list of host names (got %r)" % (hosts,))
+    if not str(settings.get("fleet_report_dir") or ""):
+        errors.append("fleet_report_dir must name a folder on the controller")
+    groups = settings.get("fleet_report_groups")
+    if not isinstance(groups, Mapping) or not groups or set(groups) - set(KINDS):
+        errors.append("fleet_report_groups must map oracle and/or registry to inventory groups (got %r)" % (groups,))
+    for name in ("fleet_report_enclave_names", "fleet_report_services"):
+        if not isinstance(settings.get(name), Mapping):
+            errors.append("%s must be a mapping by kind (oracle, registry) (got %r)" % (name, settings.get(name)))
+    for name, required in (("fleet_report_eif_paths", True), ("fleet_report_served_eif_paths", False)):
+        paths = settings.get(name)
+        if not isinstance(paths, Mapping):
+            errors.append("%s must be a mapping by kind (oracle, registry) of absolute paths (got %r)" % (name, paths))
+            continue
+        relative = [path for path in paths.values() if (path or required) and not str(path or "").startswith("/")]
+        if relative:
+            errors.append("%s must hold absolute paths; these are not: %s" % (name, relative))
+    ports = settings.get("fleet_report_ports")
+    if not _is_list(ports) or any(_number(port, int) is None or not 1 <= _number(port, int) <= 65535 for port in ports):
+        errors.append("fleet_report_ports must be a list of TCP ports 1-65535 (got %r)" % (ports,))
+    timeout = _number(settings.get("fleet_report_port_timeout"))
+    if timeout is None or not 0 < timeout <= 60:
+        errors.append("fleet_report_port_timeout must be more than 0 and at most 60 seconds (got %r)"
+                      % (settings.get("fleet_report_port_timeout"),))
+    lines = _number(settings.get("fleet_report_journal_lines"), int)
+    if lines is None or not 0 <= lines <= 200:
+        errors.append("fleet_report_journal_lines must be 0-200 (got %r)" % (settings.get("fleet_report_journal_lines"),))
+    return errors

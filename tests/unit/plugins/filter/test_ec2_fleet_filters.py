@@ -1,0 +1,122 @@
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The ec2_fleet role's filters: its preflight rules (ec2_fleet_input_errors) and its security group rules."""
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.opencontracts.enclave.plugins.filter import ec2_fleet as plugin
+
+FILTERS = plugin.FilterModule().filters()
+input_errors = FILTERS["ec2_fleet_input_errors"]
+security_group_rules = FILTERS["ec2_fleet_security_group_rules"]
+
+# A usable fleet, as the role's defaults and an operator's inventory give it.
+GOOD = {
+    "ec2_fleet_name": "opencontracts-oracles",
+    "ec2_fleet_region": "eu-central-1",
+    "ec2_fleet_count": 2,
+    "ec2_fleet_security_group_name": "opencontracts-oracles",
+    "ec2_fleet_group": "oracles",
+    "ec2_fleet_service_ports": [8080, 8081, 14500],
+    "ec2_fleet_ssh_port": 22,
+    "ec2_fleet_admin_cidrs": ["198.51.100.7/32"],
+    "ec2_fleet_admin_allow_anywhere": False,
+    "ec2_fleet_service_cidrs": ["0.0.0.0/0", "::/0"],
+    "ec2_fleet_egress_cidrs": ["0.0.0.0/0", "::/0"],
+    "ec2_fleet_key_name": "operator",
+    "ec2_fleet_instance_type": "c5a.4xlarge",
+    "ec2_fleet_image_id": "",
+    "ec2_fleet_image_owners": ["aws-marketplace"],
+    "ec2_fleet_volume_size": 40,
+    "ec2_fleet_enclave_memory_mib": 11000,
+    "ec2_fleet_enclave_cpu_count": 2,
+    "ec2_fleet_parent_memory_mib": 2048,
+    "ec2_fleet_parent_cpu_count": 2,
+    "ec2_fleet_prices": ["2500000000000000000"],
+    "ec2_fleet_price": "1000000000000000000",
+}
+
+
+def errors_with(**changes):
+    return input_errors(dict(GOOD, **changes))
+
+
+def test_a_usable_fleet_has_no_errors():
+    assert input_errors(GOOD) == []
+
+
+# Every way of writing "the whole address family" opens SSH to everyone (the string compare missed them).
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "1.2.3.4/0", "::/0", "::0/0", "2001:db8::1/0"])
+def test_ssh_from_anywhere_is_refused_however_written(cidr):
+    (message,) = errors_with(ec2_fleet_admin_cidrs=["198.51.100.7/32", cidr])
+    assert message.startswith("ec2_fleet_admin_cidrs must not contain 0.0.0.0/0 or ::/0")
+    assert repr(cidr) in message
+
+
+def test_ssh_from_anywhere_when_the_operator_opts_in():
+    assert errors_with(ec2_fleet_admin_cidrs=["0.0.0.0/0"], ec2_fleet_admin_allow_anywhere=True) == []
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/00", "10.0.0.0/ 8", "10.0.0.0", "10.0.0.300/8", "example.com/8", "10.0.0.0/33"])
+def test_a_value_that_is_not_a_cidr_block_is_named(cidr):
+    (message,) = errors_with(ec2_fleet_service_cidrs=[cidr])
+    assert message.startswith("ec2_fleet_service_cidrs takes CIDR blocks")
+    assert repr(cidr) in message
+
+
+def test_unset_admin_cidrs_say_so():
+    (message,) = errors_with(ec2_fleet_admin_cidrs=None)
+    assert message.startswith("Set ec2_fleet_admin_cidrs")
+    assert message.endswith("It is not set.")
+
+
+def test_every_bad_value_gets_its_own_message():
+    errors = errors_with(ec2_fleet_name="bad name", ec2_fleet_region="moon", ec2_fleet_ssh_port=0,
+                         ec2_fleet_volume_size=0, ec2_fleet_prices=["2.5 OPN"], ec2_fleet_price="")
+    assert [e.split(" ")[0] for e in errors] == [
+        "ec2_fleet_name", "ec2_fleet_region", "ec2_fleet_service_ports", "ec2_fleet_volume_size",
+        "ec2_fleet_prices", "ec2_fleet_prices"]
+    assert "'bad name'" in errors[0] and "'moon'" in errors[1] and "[0]" in errors[2]
+    assert "gives 1 price(s) for 2 host(s)" in errors[5]
+
+
+def test_launch_settings_only_matter_when_instances_are_wanted():
+    assert errors_with(ec2_fleet_count=0, ec2_fleet_key_name=None, ec2_fleet_instance_type="") == []
+    assert errors_with(ec2_fleet_key_name=None) == [
+        "ec2_fleet_key_name must name the EC2 key pair for SSH (set ec2_fleet_key_public_key too to import it)"]
+
+
+def test_teardown_checks_only_name_and_region():
+    assert input_errors({"ec2_fleet_name": "fleet", "ec2_fleet_region": "us-east-1"}, teardown=True) == []
+    assert len(input_errors({"ec2_fleet_name": "", "ec2_fleet_region": "us-east-1\n"}, teardown=True)) == 2
+
+
+def test_names_are_matched_to_their_end():
+    # A trailing newline passes a `$` anchor; it is not part of a valid name.
+    assert len(errors_with(ec2_fleet_group="oracles\n")) == 1
+
+
+def test_input_errors_expects_a_dictionary():
+    with pytest.raises(AnsibleFilterError, match="expects a dictionary"):
+        input_errors(["ec2_fleet_name"])
+
+
+def test_security_group_rules_split_families_and_normalise():
+    rules = security_group_rules(["0.0.0.0/0", "::/0"], [8080, "8081"], ["198.51.100.7/24", "2001:db8::5/64"], 22,
+                                 ["0.0.0.0/0"])
+    assert rules["ingress"] == [
+        {"proto": "tcp", "ports": [8080, 8081], "cidr_ip": ["0.0.0.0/0"],
+         "rule_desc": "Open Contracts enclave: WebSocket 8080, TLS proxy 8081, xpra 14500"},
+        {"proto": "tcp", "ports": [8080, 8081], "cidr_ipv6": ["::/0"],
+         "rule_desc": "Open Contracts enclave: WebSocket 8080, TLS proxy 8081, xpra 14500"},
+        {"proto": "tcp", "ports": [22], "cidr_ip": ["198.51.100.0/24"], "rule_desc": "SSH from the operator"},
+        {"proto": "tcp", "ports": [22], "cidr_ipv6": ["2001:db8::/64"], "rule_desc": "SSH from the operator"},
+    ]
+    assert rules["egress"] == [{"proto": "all", "cidr_ip": ["0.0.0.0/0"]}]
+
+
+def test_security_group_rules_refuse_a_bad_block():
+    with pytest.raises(AnsibleFilterError, match="'nope' has no prefix"):
+        security_group_rules(["nope"], [8080], ["198.51.100.7/32"], 22, [])
