@@ -76,17 +76,12 @@ options:
       - Path of the C(nitro-cli) binary. By default it is looked up in C(PATH), C(/usr/bin), C(/usr/local/bin)
         and C(/usr/sbin).
     type: path
+extends_documentation_fragment:
+  - opencontracts.enclave.attributes
+  - opencontracts.enclave.attributes.read_only
 attributes:
-  check_mode:
-    support: full
-    description: The module only reads; check mode runs the same probes.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no difference to show.
   platform:
-    support: full
-    platforms: posix
-    description: Runs on the enclave host (Amazon Linux, Debian, Ubuntu with the Nitro CLI); systemd for the unit states.
+    details: Runs on the enclave host (Amazon Linux, Debian, Ubuntu with the Nitro CLI); systemd for the unit states.
 requirements:
   - Python 3.8 or later on the managed host.
   - The Python package C(cbor2) on the managed host, only to measure signed images.

@@ -63,17 +63,12 @@ options:
       - Not used for running enclaves.
     type: bool
     default: true
+extends_documentation_fragment:
+  - opencontracts.enclave.attributes
+  - opencontracts.enclave.attributes.read_only
 attributes:
-  check_mode:
-    support: full
-    description: The module only reads; check mode runs the same verification.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no difference to show.
   platform:
-    support: full
-    platforms: posix
-    description: Runs on the managed host. Running enclaves need C(nitro-cli) on that host.
+    details: Runs on the managed host. Running enclaves need C(nitro-cli) on that host.
 requirements:
   - Python 3.8 or later on the managed host.
   - The Python package C(cbor2) on the managed host, only to verify signed EIFs (to decode the signing

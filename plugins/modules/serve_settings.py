@@ -61,17 +61,12 @@ options:
       - Keep a copy of the previous script, with a timestamp in its name, when the module changes it.
     type: bool
     default: false
+extends_documentation_fragment:
+  - opencontracts.enclave.attributes
+  - opencontracts.enclave.attributes.files
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change and shows the difference without writing the file.
   diff_mode:
-    support: full
-    description: Shows the script before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Edits a file on the managed host.
+    details: Shows the script before and after.
 notes:
   - The script is read and written as UTF-8; its line endings (C(\n) or C(\r\n)) are kept.
 seealso:
