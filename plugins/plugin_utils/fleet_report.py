@@ -41,7 +41,7 @@ import datetime
 
 from collections.abc import Mapping
 
-from ansible_collections.opencontracts.enclave.plugins.module_utils.oracle_inputs import (
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.oracle_inputs import (
     MissingKeccakLibrary,
     OracleInputError,
     format_opn,

@@ -9,9 +9,8 @@ PROVIDER, REGISTRY, PRICE and NO_DEMAND_TIMEOUT. This module checks what an inve
 gives for them (and for the enclave's memory and CPUs, a registry's sizing, and the
 playbooks' rollout settings) on the controller, before any task touches a host, and
 turns each into the one form the oracle expects. Everything
-here is a pure function over plain values, so filters (controller) and modules
-(managed host) can share it; nothing outside the standard library is imported at
-module level.
+here is a pure function over plain values, used by the filters and the fleet report
+on the controller; nothing outside the standard library is imported at module level.
 
 The rules, and why
 ==================

@@ -22,7 +22,7 @@ __metaclass__ = type
 
 from html import escape
 
-from ansible_collections.opencontracts.enclave.plugins.module_utils.fleet_report import (
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report import (
     SCHEMA,
     format_duration,
     short_hex,
