@@ -10,10 +10,6 @@ documented in the YAML file of its name beside this one. The JSON schema is desc
 in ``docs/fleet-report.md``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError

@@ -10,10 +10,6 @@ filter is documented in the YAML file of its name beside this one (``opn_to_wei.
 ``rollout_setting_errors.yml``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible.errors import AnsibleFilterError
 from ansible_collections.opencontracts.enclave.plugins.plugin_utils.oracle_inputs import (
     MissingKeccakLibrary,

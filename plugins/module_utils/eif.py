@@ -34,10 +34,6 @@ Public API: :func:`measure`, :func:`read_layout`, :func:`pcr_of_data`,
 :class:`EifError`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import hashlib
 import json
 import os

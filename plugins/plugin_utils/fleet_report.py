@@ -33,10 +33,6 @@ Public API: :func:`build_report`, :func:`collect_inputs`, :func:`judge_host`,
 :data:`SCHEMA`, :data:`SCHEMA_VERSION`, :data:`VERDICTS`, :data:`DEFAULT_OPTIONS`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import datetime
 
 from collections.abc import Mapping

@@ -123,10 +123,6 @@ Public API: :func:`to_checksum_address`, :func:`parse_price`, :func:`format_opn`
 :data:`WEI_PER_OPN`, :data:`MAX_UINT256`, :data:`ORACLE_VARIABLES`, :data:`REGISTRY_VARIABLES`, :data:`KINDS`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ipaddress
 import json
 import re
