@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The molecule hosts' image, tagged by the hash of its recipe.
 export MOLECULE_TEST_IMAGE := $(shell $(HARNESS)/build-image.sh --print-ref)
 
-.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep bench-enclave-build bench-sandbox clean
+.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep bench-enclave-build bench-sandbox changelog clean
 
 help:
 	@echo "make test       set up (apt packages, .venv, test image) and run every test level"
@@ -31,6 +31,7 @@ help:
 	@echo "make sandbox-clean   remove them"
 	@echo "make bench-sandbox   first converge, no-op and price-change runs of the sandbox (tests/bench/sandbox.sh)"
 	@echo "make bench-fleet     oracle.yml and status.yml on 1, 5 and 20 emulated hosts, before and after the fleet tuning (HOSTS=\"1 5\"; tests/bench/fleet.sh)"
+	@echo "make changelog  CHANGELOG.md from changelogs/ (antsibull-changelog; one fragment per change in changelogs/fragments/)"
 	@echo "make clean      remove .venv, caches and the test image"
 
 setup: system-packages $(VENV_STAMP) collection-link test-image
@@ -93,6 +94,11 @@ bench-sandbox: $(VENV_STAMP) collection-link test-image
 .PHONY: bench-fleet
 bench-fleet: $(VENV_STAMP) collection-link test-image
 	HOSTS="$(or $(HOSTS),1 5 20)" $(BENCH)/fleet.sh
+
+# CHANGELOG.md from changelogs/changelog.yaml and the fragments of the changes not released yet
+# (tests/harness/changelog.sh).
+changelog: $(VENV_STAMP) collection-link
+	@$(HARNESS)/changelog.sh
 
 clean:
 	rm -rf $(VENV) .cache tests/output
