@@ -18,19 +18,20 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The molecule hosts' image, tagged by the hash of its recipe.
 export MOLECULE_TEST_IMAGE := $(shell $(HARNESS)/build-image.sh --print-ref)
 
-.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep bench-enclave-build bench-sandbox clean
+.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep bench-enclave-build bench-sandbox changelog clean
 
 help:
 	@echo "make test       set up (apt packages, .venv, test image) and run every test level"
 	@echo "make setup      only the set-up"
 	@echo "make unit | lint | sanity | molecule   one test level (after setup)"
-	@echo "make bench-pcr  PCR measurement benchmark (docs/benchmarks.md)"
-	@echo "make bench-host-prep   converge benchmark of host_prep and socat on emulated hosts (docs/benchmarks.md)"
-	@echo "make bench-enclave-build   enclave image builds on emulated hosts: strategy once vs per_host"
+	@echo "make bench-pcr  PCR measurement benchmark (tests/bench/pcr.py; docs/benchmarks.md)"
+	@echo "make bench-host-prep   converge benchmark of host_prep and socat on emulated hosts (tests/bench/host_prep.sh)"
+	@echo "make bench-enclave-build   enclave image builds on emulated hosts: strategy once vs per_host (tests/bench/enclave_build.sh)"
 	@echo "make sandbox    three emulated oracle hosts in podman, served by playbooks/oracle.yml"
 	@echo "make sandbox-clean   remove them"
-	@echo "make bench-sandbox   first converge, no-op and price-change runs of the sandbox (docs/benchmarks.md)"
-	@echo "make bench-fleet     oracle.yml and status.yml on 1, 5 and 20 emulated hosts, before and after the fleet tuning (HOSTS=\"1 5\")"
+	@echo "make bench-sandbox   first converge, no-op and price-change runs of the sandbox (tests/bench/sandbox.sh)"
+	@echo "make bench-fleet     oracle.yml and status.yml on 1, 5 and 20 emulated hosts, before and after the fleet tuning (HOSTS=\"1 5\"; tests/bench/fleet.sh)"
+	@echo "make changelog  CHANGELOG.md from changelogs/ (antsibull-changelog; one fragment per change in changelogs/fragments/)"
 	@echo "make clean      remove .venv, caches and the test image"
 
 setup: system-packages $(VENV_STAMP) collection-link test-image
@@ -62,15 +63,18 @@ test: setup
 unit lint sanity molecule: setup
 	@$(HARNESS)/run-levels.sh $@
 
-bench-pcr: $(VENV_STAMP) collection-link
-	$(PYTHON) tests/bench/bench_pcr.py
+# The benchmarks (docs/benchmarks.md): one script each under tests/bench/.
+BENCH       := tests/bench
 
-# Converge benchmarks on emulated hosts (docs/benchmarks.md); ROUNDS=N to change the rounds.
+bench-pcr: $(VENV_STAMP) collection-link
+	$(PYTHON) $(BENCH)/pcr.py
+
+# Converge benchmarks on emulated hosts; ROUNDS=N to change the rounds.
 bench-host-prep: setup
-	extensions/molecule/host_prep/bench.sh $(or $(ROUNDS),3)
+	$(BENCH)/host_prep.sh $(or $(ROUNDS),3)
 
 bench-enclave-build: setup
-	extensions/molecule/enclave_build/bench.sh $(or $(BUILD_SECONDS),60) $(or $(ROUNDS),1)
+	$(BENCH)/enclave_build.sh $(or $(BUILD_SECONDS),60) $(or $(ROUNDS),1)
 
 # The local sandbox: three oracle hosts in podman containers with the Nitro hardware emulated,
 # served by playbooks/oracle.yml (inventories/sandbox). Running it again changes nothing.
@@ -82,14 +86,19 @@ sandbox-clean:
 	@$(HARNESS)/sandbox.sh clean
 
 bench-sandbox: $(VENV_STAMP) collection-link test-image
-	$(HARNESS)/bench-sandbox.sh
+	$(BENCH)/sandbox.sh
 
 # Fleet scale (docs/benchmarks.md): 1, 5 and 20 emulated hosts over SSH, the collection before the fleet
 # tuning with Ansible's defaults against this tree with ansible.cfg; HOSTS, MODES, ROUNDS and
-# BASELINE_REV override (tests/harness/bench-fleet.sh).
+# BASELINE_REV override (tests/bench/fleet.sh).
 .PHONY: bench-fleet
 bench-fleet: $(VENV_STAMP) collection-link test-image
-	HOSTS="$(or $(HOSTS),1 5 20)" $(HARNESS)/bench-fleet.sh
+	HOSTS="$(or $(HOSTS),1 5 20)" $(BENCH)/fleet.sh
+
+# CHANGELOG.md from changelogs/changelog.yaml and the fragments of the changes not released yet
+# (tests/harness/changelog.sh).
+changelog: $(VENV_STAMP) collection-link
+	@$(HARNESS)/changelog.sh
 
 clean:
 	rm -rf $(VENV) .cache tests/output

@@ -2,11 +2,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The attributes every module of the collection documents, shared as documentation fragments.
 
-Use the base fragment together with exactly one of the others:
+Use the base fragment alone, or together with exactly one of the others:
 
     extends_documentation_fragment:
       - opencontracts.enclave.attributes
       - opencontracts.enclave.attributes.read_only
+
+A module documents only what is its own: an attribute it lists in its own ``attributes`` replaces
+the fragments' keys it names (``support``, ``details``), for example the ``details`` of ``platform``
+(where the module runs and what it needs there) or ``support: partial`` with its reason.
 """
 
 
@@ -22,7 +26,8 @@ attributes:
   platform:
     support: full
     platforms: posix
-    description: Runs on the managed host (an EC2 parent instance, or any Linux host for the read-only checks).
+    description: Target OS/families that can be operated against.
+    details: Runs on the managed host.
 """
 
     # Modules that only read: facts, probes, verifications.

@@ -4,26 +4,22 @@
 
 """Filters that build and render the fleet report.
 
-The logic lives in ``plugins/module_utils/fleet_report.py`` (the report and the text
-table) and ``plugins/module_utils/fleet_report_html.py`` (the HTML page); each filter is
+The logic lives in ``plugins/plugin_utils/fleet_report.py`` (the report and the text
+table) and ``plugins/plugin_utils/fleet_report_html.py`` (the HTML page); each filter is
 documented in the YAML file of its name beside this one. The JSON schema is described
 in ``docs/fleet-report.md``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.opencontracts.enclave.plugins.module_utils.fleet_report import (
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report import (
     FleetReportError,
     build_report,
     collect_inputs,
     render_table,
 )
-from ansible_collections.opencontracts.enclave.plugins.module_utils.fleet_report_html import render_html
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_html import render_html
 
 
 def _check_report(name, report):

@@ -4,18 +4,14 @@
 
 """Filters for the fleet's inputs: OPN amounts, Ethereum addresses and the preflight checks.
 
-The rules live in ``plugins/module_utils/oracle_inputs.py``, shared with modules; each
+The rules live in ``plugins/plugin_utils/oracle_inputs.py`` (controller-side code); each
 filter is documented in the YAML file of its name beside this one (``opn_to_wei.yml``,
 ``wei_to_opn.yml``, ``eth_checksum_address.yml``, ``oracle_input_errors.yml``,
 ``rollout_setting_errors.yml``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible.errors import AnsibleFilterError
-from ansible_collections.opencontracts.enclave.plugins.module_utils.oracle_inputs import (
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.oracle_inputs import (
     MissingKeccakLibrary,
     OracleInputError,
     format_opn,

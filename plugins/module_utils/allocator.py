@@ -12,10 +12,6 @@ the way that parser does, writes files it accepts, and checks requested values
 against the host's CPU topology before anything is written.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import re
 
 KEYS = ("memory_mib", "cpu_count", "cpu_pool")

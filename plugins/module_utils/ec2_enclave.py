@@ -11,10 +11,6 @@ instance is reported. Keeping them pure makes every rule testable with
 recorded API responses.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import datetime
 
 # Instances in these states belong to the fleet; shutting-down and terminated ones are gone.

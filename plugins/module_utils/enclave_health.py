@@ -18,10 +18,6 @@ Public API: :func:`judge_enclave`, :func:`probe_tcp`, :func:`check_once`, :func:
 :func:`journal_tail`, :func:`normalize_allowed` and :class:`HealthReport`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import socket
 import time
 

@@ -26,10 +26,6 @@ Public API: :func:`gather`, :func:`normalize_enclave`, :func:`parse_systemctl_sh
 :data:`DEFAULT_EIF_PATHS`, :data:`DEFAULT_SERVICES`, :data:`DEFAULT_PORTS`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import datetime
 import errno
 import json

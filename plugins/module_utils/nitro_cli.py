@@ -18,10 +18,6 @@ exceptions :class:`NitroCliError` / :class:`NitroCliNotFoundError` /
 :class:`NitroCliTimeoutError`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 import re
 

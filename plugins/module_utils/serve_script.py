@@ -27,10 +27,6 @@ Public API: :func:`apply_settings`, :func:`find_assignments`, :func:`shell_quote
 :func:`validate_name`, :func:`validate_value`, :class:`ServeScriptError` and :data:`NAME_RE`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import re
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -3,10 +3,6 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 ---
 module: ec2_enclave_instances
@@ -138,19 +134,18 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - opencontracts.enclave.attributes
 attributes:
   check_mode:
     support: full
-    description:
+    details:
       - Reads the fleet, checks the instance type and looks up the image, then reports what would be launched,
         started and terminated without doing it.
   diff_mode:
     support: full
-    description: Shows the fleet's instance IDs and count before and after (instances to launch as placeholders).
+    details: Shows the fleet's instance IDs and count before and after (instances to launch as placeholders).
   platform:
-    support: full
-    platforms: posix
-    description: Runs on the controller or any host with boto3 and network access to the EC2 API.
+    details: Runs on the controller or any host with boto3 and network access to the EC2 API.
 notes:
   - Launching uses one C(RunInstances) call with an idempotency token, so a retried request never launches twice, and
     C(MinCount) equal to C(MaxCount), so EC2 launches all missing instances or none.

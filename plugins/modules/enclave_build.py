@@ -3,10 +3,6 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 ---
 module: enclave_build
@@ -87,17 +83,17 @@ options:
     description: Build even when the existing EIF is up to date.
     type: bool
     default: false
+extends_documentation_fragment:
+  - opencontracts.enclave.attributes
 attributes:
   check_mode:
     support: full
-    description: Reports whether a build would run (C(changed)) and why (RV(reasons)); builds and writes nothing.
+    details: Reports whether a build would run (C(changed)) and why (RV(reasons)); builds and writes nothing.
   diff_mode:
     support: full
-    description: Shows the build record before and after.
+    details: Shows the build record before and after.
   platform:
-    support: full
-    platforms: posix
-    description: Runs on the Nitro Enclaves parent instance (or any Linux host with nitro-cli, its blobs and docker).
+    details: Runs on the Nitro Enclaves parent instance (or any Linux host with nitro-cli, its blobs and docker).
 requirements:
   - C(nitro-cli) (aws-nitro-enclaves-cli) and its blobs (aws-nitro-enclaves-cli-devel) on the managed host.
   - A running docker daemon that the user may use (group C(docker)).

@@ -3,10 +3,6 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 ---
 module: enclave_health
@@ -68,17 +64,12 @@ options:
     description: How many of the unit's last journal lines the failure message shows.
     type: int
     default: 30
+extends_documentation_fragment:
+  - opencontracts.enclave.attributes
+  - opencontracts.enclave.attributes.read_only
 attributes:
-  check_mode:
-    support: full
-    description: Only reads, so check mode runs the same checks.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
   platform:
-    support: full
-    platforms: posix
-    description: Runs on the parent instance, with C(nitro-cli) and, for the journal, C(journalctl).
+    details: Runs on the parent instance, with C(nitro-cli) and, for the journal, C(journalctl).
 requirements:
   - C(nitro-cli) on the managed host.
 seealso:

@@ -3,10 +3,6 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 ---
 module: enclave_info
@@ -76,17 +72,12 @@ options:
       - Path of the C(nitro-cli) binary. By default it is looked up in C(PATH), C(/usr/bin), C(/usr/local/bin)
         and C(/usr/sbin).
     type: path
+extends_documentation_fragment:
+  - opencontracts.enclave.attributes
+  - opencontracts.enclave.attributes.read_only
 attributes:
-  check_mode:
-    support: full
-    description: The module only reads; check mode runs the same probes.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no difference to show.
   platform:
-    support: full
-    platforms: posix
-    description: Runs on the enclave host (Amazon Linux, Debian, Ubuntu with the Nitro CLI); systemd for the unit states.
+    details: Runs on the enclave host (Amazon Linux, Debian, Ubuntu with the Nitro CLI); systemd for the unit states.
 requirements:
   - Python 3.8 or later on the managed host.
   - The Python package C(cbor2) on the managed host, only to measure signed images.

@@ -3,10 +3,6 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 ---
 module: nitro_allocator
@@ -64,17 +60,14 @@ options:
     description: Memory, in MiB, that must stay with the parent instance.
     type: int
     default: 2048
+extends_documentation_fragment:
+  - opencontracts.enclave.attributes
+  - opencontracts.enclave.attributes.files
 attributes:
   check_mode:
-    support: full
-    description: Reports what would be written and whether the service would restart; changes nothing.
-  diff_mode:
-    support: full
-    description: Shows the file before and after.
+    details: Reports what would be written and whether the service would restart; changes nothing.
   platform:
-    support: full
-    platforms: posix
-    description: Runs on the Nitro Enclaves parent instance.
+    details: Runs on the Nitro Enclaves parent instance.
 notes:
   - The host's CPU topology comes from C(lscpu) and its memory from C(/proc/meminfo).
   - Enclaves are listed and terminated with C(nitro-cli); it is needed only when a restart is due.

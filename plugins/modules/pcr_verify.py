@@ -3,10 +3,6 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 ---
 module: pcr_verify
@@ -63,17 +59,12 @@ options:
       - Not used for running enclaves.
     type: bool
     default: true
+extends_documentation_fragment:
+  - opencontracts.enclave.attributes
+  - opencontracts.enclave.attributes.read_only
 attributes:
-  check_mode:
-    support: full
-    description: The module only reads; check mode runs the same verification.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no difference to show.
   platform:
-    support: full
-    platforms: posix
-    description: Runs on the managed host. Running enclaves need C(nitro-cli) on that host.
+    details: Runs on the managed host. Running enclaves need C(nitro-cli) on that host.
 requirements:
   - Python 3.8 or later on the managed host.
   - The Python package C(cbor2) on the managed host, only to verify signed EIFs (to decode the signing

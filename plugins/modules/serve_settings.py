@@ -3,10 +3,6 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 ---
 module: serve_settings
@@ -61,17 +57,12 @@ options:
       - Keep a copy of the previous script, with a timestamp in its name, when the module changes it.
     type: bool
     default: false
+extends_documentation_fragment:
+  - opencontracts.enclave.attributes
+  - opencontracts.enclave.attributes.files
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change and shows the difference without writing the file.
   diff_mode:
-    support: full
-    description: Shows the script before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Edits a file on the managed host.
+    details: Shows the script before and after.
 notes:
   - The script is read and written as UTF-8; its line endings (C(\n) or C(\r\n)) are kept.
 seealso:

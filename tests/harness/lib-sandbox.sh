@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Building blocks of the local sandbox, sourced by tests/harness/sandbox.sh (make sandbox) and
-# tests/harness/bench-fleet.sh (make bench-fleet): emulated Nitro hosts in podman containers, brought
+# tests/bench/fleet.sh (make bench-fleet): emulated Nitro hosts in podman containers, brought
 # up with tests/sandbox/bringup.yml, and the fixture enclave repository they clone.
 #
 # Before sourcing, set:

@@ -13,8 +13,13 @@ level_unit() {
     "$python" -m pytest tests/unit -q -p no:cacheprovider
 }
 
+# ansible-lint, then the changelog fragments (a malformed fragment fails the level).
 level_lint() {
-    .venv/bin/ansible-lint --profile production --offline
+    local rc=0
+    .venv/bin/ansible-lint --profile production --offline || rc=1
+    echo "antsibull-changelog lint (changelogs/)"
+    .venv/bin/antsibull-changelog lint || rc=1
+    return $rc
 }
 
 level_sanity() {

@@ -1,4 +1,4 @@
-"""The fleet-scale benchmark's measuring and reporting half (tests/harness/bench-fleet.sh drives it).
+"""The fleet-scale benchmark's measuring and reporting half (tests/bench/fleet.sh drives it).
 
 Sub-commands:
 

@@ -112,9 +112,9 @@ def test_containerfile_installs_the_pinned_ansible(build):
 
 
 def _controller_imports():
-    """Top-level names imported by the code that runs on the controller: filters, the module_utils they
-    reach, and the modules of plays on localhost."""
-    prefix = "ansible_collections.opencontracts.enclave.plugins.module_utils."
+    """Top-level names imported by the code that runs on the controller: filters, the plugin_utils and
+    module_utils they reach, and the modules of plays on localhost."""
+    prefix = "ansible_collections.opencontracts.enclave.plugins."
     todo = [os.path.join(REPO, "plugins", "filter", name)
             for name in os.listdir(os.path.join(REPO, "plugins", "filter")) if name.endswith(".py")]
     todo += [os.path.join(REPO, "plugins", "modules", name + ".py") for name in CONTROLLER_MODULES]
@@ -131,10 +131,13 @@ def _controller_imports():
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules = [node.module]
+                # `from ...plugins.module_utils import allocator` imports the file allocator.py.
+                modules = [node.module] + ["%s.%s" % (node.module, alias.name) for alias in node.names]
             for module in modules:
-                if module.startswith(prefix):
-                    todo.append(os.path.join(REPO, "plugins", "module_utils", module[len(prefix):].split(".")[0] + ".py"))
+                # plugins.<plugin_utils|module_utils>.<file>[.<name>]
+                parts = module[len(prefix):].split(".") if module.startswith(prefix) else []
+                if len(parts) >= 2 and parts[0] in ("plugin_utils", "module_utils"):
+                    todo.append(os.path.join(REPO, "plugins", parts[0], parts[1] + ".py"))
                 names.add(module.split(".")[0])
     return names - set(sys.stdlib_module_names) - {"ansible", "ansible_collections", "__future__"}
 
@@ -147,7 +150,7 @@ def test_python_requirements_cover_what_the_controller_imports(build):
     # The amazon.aws content the collection uses (aws_ec2 inventory, EC2 modules) needs boto3 as well.
     needed = {DISTRIBUTIONS[name] for name in imported} | {"boto3", "botocore"}
     assert needed <= set(rendered), "missing from requirements.txt: %s" % (needed - set(rendered))
-    assert "pycryptodome" in needed  # the Keccak-256 import of module_utils/oracle_inputs.py was found
+    assert "pycryptodome" in needed  # the Keccak-256 import of plugin_utils/oracle_inputs.py was found
     # cbor2 is imported only by module_utils/eif.py, for modules that run on the managed hosts.
     assert "cbor2" not in rendered
 

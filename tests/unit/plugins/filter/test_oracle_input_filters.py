@@ -300,13 +300,13 @@ def test_preflight_playbook_passes_and_flags_debug_mode(tmp_path):
     assert flag["msg"][1:] == ["oracle-2: oracle_service_debug_mode: true", "registry-1: registry_service_debug_mode: true"]
 
 
-def test_module_utils_imports_without_third_party_packages():
+def test_plugin_utils_imports_without_third_party_packages():
     code = textwrap.dedent("""
         import sys
         sys.modules["Crypto"] = None
         sys.modules["Cryptodome"] = None
         sys.path.insert(0, %r)
-        from ansible_collections.opencontracts.enclave.plugins.module_utils import oracle_inputs
+        from ansible_collections.opencontracts.enclave.plugins.plugin_utils import oracle_inputs
         assert oracle_inputs.parse_price("2.5 OPN") == 2500000000000000000
     """) % os.path.join(REPO_ROOT, ".cache", "collections")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -33,15 +33,11 @@ Public API: :func:`build_report`, :func:`collect_inputs`, :func:`judge_host`,
 :data:`SCHEMA`, :data:`SCHEMA_VERSION`, :data:`VERDICTS`, :data:`DEFAULT_OPTIONS`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import datetime
 
 from collections.abc import Mapping
 
-from ansible_collections.opencontracts.enclave.plugins.module_utils.oracle_inputs import (
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.oracle_inputs import (
     MissingKeccakLibrary,
     OracleInputError,
     format_opn,

@@ -1,6 +1,6 @@
 """Benchmark: opencontracts.enclave.pcr_verify against ``sha384sum`` on a 4 GiB EIF.
 
-Usage: .venv/bin/python tests/bench/bench_pcr.py [CACHE_DIR] [--runs N] [--delete]
+Usage: .venv/bin/python tests/bench/pcr.py [CACHE_DIR] [--runs N] [--delete]
 
 1. Builds, once, a 4 GiB EIF under CACHE_DIR (default /var/tmp/opencontracts-bench):
    kernel, cmdline, metadata, a small bootstrap ramdisk and an application

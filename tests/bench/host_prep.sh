@@ -2,7 +2,7 @@
 # Host preparation benchmark (docs/benchmarks.md, "Host preparation"): the first converge of the
 # host_prep scenario on 3 fresh emulated hosts against a re-run of the same converge.
 #
-# Usage: extensions/molecule/host_prep/bench.sh [ROUNDS]   (default 3; run `make setup` first)
+# Usage: tests/bench/host_prep.sh [ROUNDS]   (default 3; run `make setup` first)
 #
 # Each round: molecule destroy, create and prepare (not timed), then `molecule converge` twice,
 # each timed as a whole command (molecule start-up included). A round only counts when the
@@ -10,7 +10,7 @@
 # it, and the medians. Leaves no container behind.
 set -euo pipefail
 
-cd "$(dirname "$0")/../../.."
+cd "$(dirname "$0")/../.."
 rounds="${1:-3}"
 export CONTAINERS_CONF="$PWD/tests/harness/containers.conf"
 export ANSIBLE_COLLECTIONS_PATH="$PWD/.cache/collections"

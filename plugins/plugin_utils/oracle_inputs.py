@@ -9,9 +9,8 @@ PROVIDER, REGISTRY, PRICE and NO_DEMAND_TIMEOUT. This module checks what an inve
 gives for them (and for the enclave's memory and CPUs, a registry's sizing, and the
 playbooks' rollout settings) on the controller, before any task touches a host, and
 turns each into the one form the oracle expects. Everything
-here is a pure function over plain values, so filters (controller) and modules
-(managed host) can share it; nothing outside the standard library is imported at
-module level.
+here is a pure function over plain values, used by the filters and the fleet report
+on the controller; nothing outside the standard library is imported at module level.
 
 The rules, and why
 ==================
@@ -123,10 +122,6 @@ Public API: :func:`to_checksum_address`, :func:`parse_price`, :func:`format_opn`
 :class:`OracleInputError` and :class:`MissingKeccakLibrary`, and the constants
 :data:`WEI_PER_OPN`, :data:`MAX_UINT256`, :data:`ORACLE_VARIABLES`, :data:`REGISTRY_VARIABLES`, :data:`KINDS`.
 """
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 import json

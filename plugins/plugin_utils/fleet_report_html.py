@@ -16,13 +16,9 @@ with a cell ``td.verdict``, so tools and tests can read the page back.
 Public API: :func:`render_html`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from html import escape
 
-from ansible_collections.opencontracts.enclave.plugins.module_utils.fleet_report import (
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report import (
     SCHEMA,
     format_duration,
     short_hex,

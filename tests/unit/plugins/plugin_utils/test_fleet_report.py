@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import fleet_samples as samples
-from ansible_collections.opencontracts.enclave.plugins.module_utils import fleet_report as fr
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils import fleet_report as fr
 from ansible_collections.opencontracts.enclave.plugins.modules import enclave_info
 
 FIXTURES = samples.FIXTURES

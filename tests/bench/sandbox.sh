@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of the sandbox (docs/benchmarks.md, "The sandbox"): playbooks/oracle.yml on the three
+# Benchmark of the sandbox (docs/benchmarks.md, "Sandbox"): playbooks/oracle.yml on the three
 # emulated oracle hosts of inventories/sandbox, timed as whole commands:
 #   1. fresh:        `make sandbox` from nothing (containers, emulator and fixture bring-up, then the
 #                    first oracle.yml converge);
@@ -9,7 +9,7 @@
 # Prints wall seconds, the changed= count of every host from PLAY RECAP and the load average; the
 # sandbox is removed at the end. Logs in .cache/bench-sandbox/.
 #
-# Usage: tests/harness/bench-sandbox.sh   (make bench-sandbox)
+# Usage: tests/bench/sandbox.sh   (make bench-sandbox)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/harness/env.sh

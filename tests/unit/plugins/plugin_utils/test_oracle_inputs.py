@@ -2,14 +2,14 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The oracle input rules of module_utils/oracle_inputs.py (issue #6, item 1)."""
+"""The oracle input rules of plugin_utils/oracle_inputs.py (issue #6, item 1)."""
 
 import hashlib
 import sys
 
 import pytest
 
-from ansible_collections.opencontracts.enclave.plugins.module_utils import oracle_inputs as oi
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils import oracle_inputs as oi
 
 # Published in the EIP-55 specification (https://eips.ethereum.org/EIPS/eip-55), not computed here.
 EIP55_ALL_CAPS = [

@@ -47,7 +47,7 @@
 #   .venv/bin/python tests/bench/fleet/bench_fleet.py report --out-dir .cache/bench-fleet FILE...
 # The containers are removed at the end, and when the benchmark stops early.
 #
-# Usage: tests/harness/bench-fleet.sh   (make bench-fleet [HOSTS="1 5"] [MODES=...] [ROUNDS=N])
+# Usage: tests/bench/fleet.sh   (make bench-fleet [HOSTS="1 5"] [MODES=...] [ROUNDS=N])
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/harness/env.sh

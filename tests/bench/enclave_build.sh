@@ -14,9 +14,9 @@
 # converge the builds are counted in the fleet's /var/lib/nitro_emulator/build-enclave.log. Prints one
 # line per converge and the medians; logs with task profiles in .cache/bench-enclave-build/.
 #
-# Usage: extensions/molecule/enclave_build/bench.sh [BUILD_SECONDS (20)] [RUNS (3)]
+# Usage: tests/bench/enclave_build.sh [BUILD_SECONDS (20)] [RUNS (3)]
 set -euo pipefail
-cd "$(dirname "$0")/../../.."
+cd "$(dirname "$0")/../.."
 
 seconds="${1:-20}"
 runs="${2:-3}"
