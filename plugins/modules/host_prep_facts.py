@@ -19,7 +19,7 @@ description:
     request the host cannot give) is reported in the return values for the role's preflight. It fails only on
     invalid arguments.
 author:
-  - Open Contracts enclave collection contributors
+  - Open Contracts enclave collection contributors (@open-contracts)
 extends_documentation_fragment:
   - opencontracts.enclave.attributes
   - opencontracts.enclave.attributes.read_only
@@ -176,8 +176,8 @@ platform:
     os_id: {description: "C(/etc/os-release) ID.", type: str, sample: ubuntu}
     distribution: {description: "C(/etc/os-release) NAME.", type: str, sample: Ubuntu}
     distribution_version: {description: "C(/etc/os-release) VERSION_ID.", type: str, sample: "24.04"}
-    architecture: {description: The machine, as C(uname -m) says it., type: str, sample: x86_64}
-    in_container: {description: The host is a container (never rebooted)., type: bool, sample: false}
+    architecture: {description: "The machine, as C(uname -m) says it.", type: str, sample: x86_64}
+    in_container: {description: "The host is a container (never rebooted).", type: bool, sample: false}
 packages:
   description: The packages.
   returned: always
@@ -207,7 +207,7 @@ nitro_cli:
   returned: always
   type: dict
   contains:
-    present: {description: C(nitro-cli --version) works., type: bool, sample: true}
+    present: {description: "C(nitro-cli --version) works.", type: bool, sample: true}
     deb:
       description: The C(.deb) to install in this run, as C({source, sha256, name}); null when none.
       type: dict
@@ -217,11 +217,11 @@ user:
   returned: always
   type: dict
   contains:
-    name: {description: Its name (O(user) or the platform's default)., type: str, sample: oracle}
-    exists: {description: It exists., type: bool, sample: true}
-    shell: {description: Its login shell (empty when it does not exist)., type: str, sample: /bin/bash}
-    login: {description: It exists and its shell lets it log in (its sessions keep old groups)., type: bool, sample: true}
-    groups_missing: {description: The groups of O(groups) it is not in (all of them when it does not exist)., type: list, elements: str, sample: [docker]}
+    name: {description: "Its name (O(user) or the platform's default).", type: str, sample: oracle}
+    exists: {description: "It exists.", type: bool, sample: true}
+    shell: {description: "Its login shell (empty when it does not exist).", type: str, sample: /bin/bash}
+    login: {description: "It exists and its shell lets it log in (its sessions keep old groups).", type: bool, sample: true}
+    groups_missing: {description: "The groups of O(groups) it is not in (all of them when it does not exist).", type: list, elements: str, sample: [docker]}
     joins_groups:
       description: It is to be created or to join groups in this run (never C(root), which needs no group).
       type: bool
@@ -231,22 +231,22 @@ groups:
   returned: always
   type: dict
   contains:
-    members: {description: Each group that exists, with its supplementary members., type: dict, sample: {ne: [oracle], docker: []}}
-    absent: {description: The ones that do not exist., type: list, elements: str, sample: []}
+    members: {description: "Each group that exists, with its supplementary members.", type: dict, sample: {ne: [oracle], docker: []}}
+    absent: {description: "The ones that do not exist.", type: list, elements: str, sample: []}
 units:
   description: The state of C(docker.service) and C(nitro-enclaves-allocator.service) (C({loaded, active, enabled, active_state, unit_file_state})).
   returned: always
   type: dict
   contains:
-    docker: {description: docker.service., type: dict}
-    allocator: {description: nitro-enclaves-allocator.service., type: dict}
+    docker: {description: "docker.service.", type: dict}
+    allocator: {description: "nitro-enclaves-allocator.service.", type: dict}
 allocator:
   description: The reservation of O(allocator); null when O(allocator) is omitted.
   returned: always
   type: dict
   contains:
-    enclave_cpus: {description: The CPUs enclaves get (empty when refused)., type: list, elements: int, sample: [1, 9]}
-    error: {description: Why the host cannot give the reservation; null when it can., type: str, sample: null}
+    enclave_cpus: {description: "The CPUs enclaves get (empty when refused).", type: list, elements: int, sample: [1, 9]}
+    error: {description: "Why the host cannot give the reservation; null when it can.", type: str, sample: null}
     settled:
       description: C(allocator.yaml) already says what is wanted (and nothing in it needs repair) and the allocator is active.
       type: bool
@@ -256,9 +256,9 @@ rust:
   returned: always
   type: dict
   contains:
-    rustup: {description: C(<home>/cargo/bin/rustup) runs., type: bool, sample: true}
-    toolchain_installed: {description: The toolchain is installed., type: bool, sample: true}
-    targets_missing: {description: The targets the toolchain lacks (all of them when it is not installed)., type: list, elements: str, sample: []}
+    rustup: {description: "C(<home>/cargo/bin/rustup) runs.", type: bool, sample: true}
+    toolchain_installed: {description: "The toolchain is installed.", type: bool, sample: true}
+    targets_missing: {description: "The targets the toolchain lacks (all of them when it is not installed).", type: list, elements: str, sample: []}
     rustup_init: {description: "The pinned rustup-init for this architecture ({url, sha256}); null when none is pinned.", type: dict}
     profile:
       description: "The profile O(rust.profile): C(path), the C(content) it is to have, and whether it has it (C(current))."
@@ -275,12 +275,12 @@ work:
   returned: always
   type: dict
   contains:
-    packages: {description: Packages to install or upgrade (RV(packages.missing), RV(packages.extras_missing), RV(nitro_cli.deb) or O(upgrade))., type: bool}
-    user: {description: Groups to create or the service user to add to them., type: bool}
-    services: {description: Docker or the allocator not enabled and active as wanted, or packages to install (which may replace units)., type: bool}
-    allocator: {description: The reservation to apply (O(allocator) given and not RV(allocator.settled), or packages to install)., type: bool}
+    packages: {description: "Packages to install or upgrade (RV(packages.missing), RV(packages.extras_missing), RV(nitro_cli.deb) or O(upgrade)).", type: bool}
+    user: {description: "Groups to create or the service user to add to them.", type: bool}
+    services: {description: "Docker or the allocator not enabled and active as wanted, or packages to install (which may replace units).", type: bool}
+    allocator: {description: "The reservation to apply (O(allocator) given and not RV(allocator.settled), or packages to install).", type: bool}
     rust: {description: "Rust to install (rustup, the toolchain or a target missing) or its profile to write.", type: bool}
-    reboot_check: {description: This run may call for a reboot (packages to install, or a login user joining groups)., type: bool}
+    reboot_check: {description: "This run may call for a reboot (packages to install, or a login user joining groups).", type: bool}
     any: {description: "RV(work.packages), RV(work.user), RV(work.services) or RV(work.rust), or a file to fetch (RV(fetch)).", type: bool}
 """
 

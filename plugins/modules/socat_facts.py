@@ -17,7 +17,7 @@ description:
   - Never fails on what it finds; what makes the method impossible is in RV(problem). It fails only on invalid
     arguments.
 author:
-  - Open Contracts enclave collection contributors
+  - Open Contracts enclave collection contributors (@open-contracts)
 extends_documentation_fragment:
   - opencontracts.enclave.attributes
   - opencontracts.enclave.attributes.read_only
@@ -118,9 +118,9 @@ package:
   returned: always
   type: dict
   contains:
-    name: {description: O(package_name)., type: str}
-    missing: {description: It is not installed., type: bool}
-    candidate: {description: The version the package manager would install, without epoch and release; empty when not asked or none., type: str}
+    name: {description: "O(package_name).", type: str}
+    missing: {description: "It is not installed.", type: bool}
+    candidate: {description: "The version the package manager would install, without epoch and release; empty when not asked or none.", type: str}
 plan:
   description:
     - C(use) (RV(result) is on the host), C(package) (install the package, refreshing stale apt lists first, and ask
