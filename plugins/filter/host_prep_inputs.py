@@ -149,6 +149,13 @@ def host_prep_input_errors(inputs, facts, host):
     return errors
 
 
+def _dedicated_build_dir(path, prefix):
+    """The build folder is deleted recursively: only a folder of its own, never /opt, /var, /home or the prefix."""
+    parts = [part for part in path.split("/") if part]
+    return (path.startswith("/") and len(parts) >= 2 and ".." not in parts and "socat" in parts[-1].lower()
+            and os.path.normpath(path) != os.path.normpath(prefix or "/"))
+
+
 def socat_input_errors(inputs, facts, host):
     """The role socat's preflight: one message per bad value (see socat_input_errors.yml)."""
     facts = facts or {}
@@ -168,8 +175,9 @@ def socat_input_errors(inputs, facts, host):
     if not prefix.startswith("/"):
         errors.append("socat_prefix must be an absolute path (got '%s')" % prefix)
     build_dir = str(inputs.get("socat_build_dir") or "")
-    if not re.match(r"^/.+", build_dir) or build_dir in ("/", "/tmp", "/var/tmp", "/usr", "/usr/local", prefix):
-        errors.append("socat_build_dir must be a dedicated absolute folder (got '%s')" % build_dir)
+    if not _dedicated_build_dir(build_dir, prefix):
+        errors.append("socat_build_dir must be a dedicated folder the role may delete: an absolute path below another"
+                      " folder, named for socat, for example /var/tmp/opencontracts-socat (got '%s')" % build_dir)
     errors += _at_least(inputs, "socat_build_jobs", 1)
     if not PACKAGE_NAME.match(str(inputs.get("socat_package_name") or "")) or ":" in str(inputs.get("socat_package_name")):
         errors.append("socat_package_name must be a package name (got '%s')" % inputs.get("socat_package_name"))

@@ -174,7 +174,8 @@ def test_socat_every_bad_value_has_its_own_message():
         "socat_source_sha256 must be 64 hex digits (got 'x')",
         "socat_source_url must be an http(s)/ftp/file URL of a file (got 'http://host/') unless socat_source_tarball is set",
         "socat_prefix must be an absolute path (got 'usr')",
-        "socat_build_dir must be a dedicated absolute folder (got '/tmp')",
+        "socat_build_dir must be a dedicated folder the role may delete: an absolute path below another folder, named"
+        " for socat, for example /var/tmp/opencontracts-socat (got '/tmp')",
         "socat_build_jobs must be at least 1 (got 0)",
         "socat_package_name must be a package name (got 'so:cat')",
         "socat_build_packages_extra must be package names (got ['ok', 'not ok'])",
@@ -187,9 +188,17 @@ def test_socat_tarball_must_be_on_the_controller(tmp_path):
     assert socat_errors(socat_source_tarball=str(tmp_path / "none.tar.gz"), socat_method="installed") == []
 
 
-def test_socat_build_dir_may_not_be_the_prefix():
-    assert socat_errors(socat_build_dir="/opt/socat", socat_prefix="/opt/socat") == [
-        "socat_build_dir must be a dedicated absolute folder (got '/opt/socat')"]
+@pytest.mark.parametrize("build_dir", ["/opt", "/var", "/etc", "/home", "/home/admin", "/opt/socat/../..", "/socat",
+                                       "var/tmp/socat", "/opt/socat"])
+def test_socat_build_dir_is_deleted_so_it_must_be_a_folder_of_its_own(build_dir):
+    assert socat_errors(socat_build_dir=build_dir, socat_prefix="/opt/socat") == [
+        "socat_build_dir must be a dedicated folder the role may delete: an absolute path below another folder, named"
+        " for socat, for example /var/tmp/opencontracts-socat (got '%s')" % build_dir]
+
+
+@pytest.mark.parametrize("build_dir", ["/var/tmp/opencontracts-socat", "/var/tmp/socat-mismatch", "/srv/build/socat"])
+def test_socat_build_dir_of_its_own(build_dir):
+    assert socat_errors(socat_build_dir=build_dir) == []
 
 
 def test_socat_a_problem_found_on_the_host_and_an_unsupported_system():
