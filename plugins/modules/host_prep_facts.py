@@ -393,6 +393,11 @@ def read_allocator(module, request, unit):
     result = {"enclave_cpus": [], "error": None, "settled": False}
     pool = request["cpu_pool"] or None
     count = None if pool else request["cpu_count"]
+    if request["host_reserved_mib"] < 0:
+        # A negative reserve would let the enclaves have more memory than the host has.
+        result["error"] = "refusing to configure the Nitro Enclaves allocator: host_reserved_mib %d is negative" % (
+            request["host_reserved_mib"])
+        return result
     try:
         lscpu = module.get_bin_path("lscpu", required=False)
         if not lscpu:

@@ -228,6 +228,15 @@ def test_a_reservation_the_host_cannot_give_is_reported_not_failed(host, request
     assert result["allocator"]["enclave_cpus"] == [] and not result["allocator"]["settled"]
 
 
+def test_a_negative_host_reserve_is_refused(host):
+    # Without the check it "fits": 40000 MiB on a 31744 MiB host with -10000 kept back.
+    request_ = {"memory_mib": 40000, "cpu_count": 2, "host_reserved_mib": -10000, "path": str(host["tmp"] / "allocator.yaml")}
+    result = run_module(host_prep_facts.main, args(host["tmp"], allocator=request_), commands=FakeHost(EVERYTHING_DEBIAN))
+    assert result["allocator"]["error"] == ("refusing to configure the Nitro Enclaves allocator: host_reserved_mib -10000"
+                                            " is negative")
+    assert result["allocator"]["enclave_cpus"] == [] and result["work"]["allocator"]
+
+
 def test_an_allocator_without_cpus_fails_clearly(host):
     result = run_module(host_prep_facts.main, args(host["tmp"], allocator={"memory_mib": 11000}),
                         commands=FakeHost(EVERYTHING_DEBIAN))
