@@ -86,7 +86,7 @@ def parse_dpkg_status(output):
     """The package names dpkg reports as installed ("ii") in ``name<TAB>status`` lines."""
     installed = set()
     for line in output.splitlines():
-        name, _, status = line.partition("\t")
+        name, dummy, status = line.partition("\t")
         if status.strip().startswith("ii"):
             installed.add(name.strip())
     return installed
