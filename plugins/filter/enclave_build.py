@@ -63,6 +63,11 @@ def _input_errors(settings, host, platform, distribution, play_hosts, controller
     version = _text(get("enclave_build_repo_version"))
     if not REPO_VERSION_RE.match(version):
         yield "enclave_build_repo_version must be a commit, tag or branch; got '%s'" % version
+    elif not COMMIT_RE.match(version) and not get("enclave_build_allow_unpinned"):
+        # Its serve scripts run as root and PCR0 does not cover them: what a branch holds today is not enough.
+        yield ("enclave_build_repo_version must be a commit (40 hex digits); got '%s', a branch or tag, which can "
+               "move. Pin a commit, or set enclave_build_allow_unpinned to true to take what it names at each run"
+               % version)
     repo_dir = _text(get("enclave_build_repo_dir"))
     for name in ("enclave_build_repo_dir", "enclave_build_venv_dir", "enclave_build_work_dir"):
         if not _text(get(name)).startswith("/") or _text(get(name)) == "/":

@@ -13,14 +13,14 @@ description:
     packages it lacks, whether the enclave source repository answers and which commit the pinned version names,
     where the checkout is, whether settings set aside by an earlier run wait to be put back, and the installed
     enclave image with its install record.
-  - The role decides every step with plain conditions on these values, for example
-    C(when: not __enclave_build_facts.checkout.current).
+  - "The role decides every step with plain conditions on these values, for example
+    C(when: not __enclave_build_facts.checkout.current)."
   - A host without C(git) (a fresh host, before the role installed it) is a normal result - RV(git) is false and
     nothing that needs git is reported; ask again once git is installed.
   - An unreachable repository is a normal result too - RV(remote.reachable) is false and RV(remote.error) says
     why; the role stops on it before it changes the checkout, the image or the service.
   - The module fails only on arguments of the wrong type; it never changes anything. It does not judge the
-    values (the role's preflight does): a path that is not there is reported as absent.
+    values (the role's preflight does); a path that is not there is reported as absent.
 options:
   repo_url:
     description: The enclave source repository, as C(git ls-remote) and the checkout's C(origin) name it.
@@ -58,6 +58,23 @@ options:
     description:
       - The install record written next to the installed image.
       - Defaults to C(<eif_path>.json).
+    type: path
+  tars:
+    description:
+      - Method tars - the published image tars, relative to O(tars_folder). Their git blob IDs at C(HEAD) identify their
+        content without reading gigabytes (RV(tars)).
+    type: list
+    elements: str
+    default: []
+  tars_folder:
+    description: The folder of O(tars), relative to O(repo_dir).
+    type: str
+    default: ""
+  docker_image:
+    description: Method tars - the docker image the tars hold; its ID is compared with the last load's.
+    type: str
+  load_record:
+    description: Method tars - the record the role writes after a C(docker load) (tars' blob IDs and the image ID).
     type: path
   packages:
     description:
@@ -229,6 +246,27 @@ installed_image:
       description: The install record, parsed; null when missing or not JSON.
       type: dict
   sample: {exists: true, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, mode: "0644", record: {}}
+tars:
+  description: Method tars (O(tars) given) - the tars in the checkout, and whether docker holds what they hold.
+  returned: always
+  type: dict
+  contains:
+    blobs:
+      description: Tar file name to its git blob ID at C(HEAD), for the tars the checkout has.
+      type: dict
+    missing:
+      description: The names of O(tars) that are not in the checkout at C(HEAD) (or all, without git or checkout).
+      type: list
+      elements: str
+    image_id:
+      description: The ID of O(docker_image) as docker reports it, or empty (no docker, no such image).
+      type: str
+    loaded:
+      description:
+        - Whether the last load (O(load_record)) loaded exactly these blobs and docker still holds the image it
+          loaded - no C(docker load) is needed.
+      type: bool
+  sample: {blobs: {oracle_enclave.tar: 5716ca5987cbf97d6bb54920bea6adde242d87e6}, missing: [], image_id: "sha256:1f2e", loaded: true}
 up_to_date:
   description:
     - Whether the role has nothing to do before the build - no package missing, the checkout current, no settings set
@@ -240,6 +278,7 @@ up_to_date:
 
 import json
 import os
+import posixpath
 import re
 import stat
 
@@ -337,6 +376,37 @@ def describe_image(eif_path, record_path):
             "record": record if isinstance(record, dict) else None}
 
 
+def describe_tars(module, git, params, checkout):
+    """Method tars: the tars' blob IDs at HEAD, docker's image ID, and whether the last load matches both."""
+    names = [posixpath.basename(path) for path in params["tars"]]
+    paths = [posixpath.join(params["tars_folder"], path) for path in params["tars"]]
+    blobs = {}
+    if paths and git is not None and checkout["exists"]:
+        # `git ls-tree` prints "<mode> blob <id>TAB<path>" for each path it has.
+        listed = git_output(module, git, params["repo_dir"], ["ls-tree", "HEAD", "--"] + paths) or ""
+        for line in listed.splitlines():
+            meta, _, path = line.partition("\t")
+            fields = meta.split()
+            if len(fields) == 3 and fields[1] == "blob":
+                blobs[posixpath.basename(path)] = fields[2]
+    image_id = ""
+    docker = module.get_bin_path("docker") if params["docker_image"] else None
+    if docker:
+        rc, out, dummy_err = module.run_command([docker, "image", "inspect", "--format", "{{.Id}}", "--",
+                                                 params["docker_image"]], environ_update=host_state.C_LOCALE)
+        image_id = out.strip() if rc == 0 else ""
+    last = None
+    if params["load_record"]:
+        text = read_regular(params["load_record"], limit=1 << 20)
+        try:
+            last = json.loads(text.decode("utf-8")) if text is not None else None
+        except ValueError:
+            last = None
+    last = last if isinstance(last, dict) else {}
+    return {"blobs": blobs, "missing": [name for name in names if name not in blobs], "image_id": image_id,
+            "loaded": bool(image_id) and last.get("tars") == blobs and last.get("image_id") == image_id}
+
+
 def gather(module, params):
     facts = host_state.platform_facts()
     platform = facts["platform"]
@@ -356,6 +426,7 @@ def gather(module, params):
     patch = params["settings_patch"] or params["repo_dir"].rstrip("/") + ".settings.patch"
     facts["settings_set_aside"] = os.path.isfile(patch)
     facts["installed_image"] = describe_image(params["eif_path"], params["record_path"] or params["eif_path"] + ".json")
+    facts["tars"] = describe_tars(module, git, params, facts["checkout"])
     facts["up_to_date"] = (not facts["packages_missing"] and facts["checkout"]["current"]
                            and facts["checkout"]["requirements_installed"] and not facts["settings_set_aside"])
     return facts
@@ -372,6 +443,10 @@ def main():
             settings_patch=dict(type="path"),
             eif_path=dict(type="path", required=True),
             record_path=dict(type="path"),
+            tars=dict(type="list", elements="str", default=[]),
+            tars_folder=dict(type="str", default=""),
+            docker_image=dict(type="str"),
+            load_record=dict(type="path"),
             packages=dict(type="dict", default={}),
         ),
         supports_check_mode=True,

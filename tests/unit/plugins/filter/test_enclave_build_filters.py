@@ -46,6 +46,10 @@ def test_the_role_defaults_with_a_pinned_commit_are_valid():
      ["enclave_build_repo_url must be a git URL (https://, ssh://, git://, file://, user@host:path or an absolute "
       "path); got 'ftp://example.com/x'"]),
     ({"enclave_build_repo_version": "-x"}, ["enclave_build_repo_version must be a commit, tag or branch; got '-x'"]),
+    ({"enclave_build_repo_version": "main"},
+     ["enclave_build_repo_version must be a commit (40 hex digits); got 'main', a branch or tag, which can move. "
+      "Pin a commit, or set enclave_build_allow_unpinned to true to take what it names at each run"]),
+    ({"enclave_build_repo_version": "v1.2", "enclave_build_allow_unpinned": True}, []),
     ({"enclave_build_repo_dir": "opt/x"}, ["enclave_build_repo_dir must be an absolute path; got 'opt/x'"]),
     ({"enclave_build_repo_dir": "/opt"}, ["enclave_build_repo_dir must be a folder of its own, not /opt"]),
     ({"enclave_build_venv_dir": "venv"}, ["enclave_build_venv_dir must be an absolute path; got 'venv'"]),
@@ -153,7 +157,8 @@ def plan(hostvars, play_hosts, play_hosts_all=None):
 
 
 def test_the_plan_carries_every_hosts_input_errors_and_warnings():
-    hostvars = hostvars_of(a=settings(enclave_build_timeout=0, enclave_build_repo_version="main"), b=settings())
+    hostvars = hostvars_of(a=settings(enclave_build_timeout=0, enclave_build_repo_version="main",
+                                      enclave_build_allow_unpinned=True), b=settings())
     hostvars["b"]["__enclave_build_facts"] = {"platform": "unsupported", "distribution": "Fedora Linux",
                                               "distribution_version": "40"}
     result = plan(hostvars, ["a", "b"])

@@ -41,6 +41,8 @@ class Git:
             return self.answers.get("dpkg", (0, DPKG_ALL, ""))
         if argv[0] == "rpm":
             return self.answers.get("rpm", (0, "", ""))
+        if argv[1:3] == ["image", "inspect"]:  # docker (run_module's get_bin_path gives one path for every tool)
+            return self.answers.get("docker", (1, "", "Error: No such image\n"))
         assert argv[0] == "/usr/bin/git", argv
         assert kwargs["environ_update"]["GIT_TERMINAL_PROMPT"] == "0"
         assert kwargs["environ_update"]["GIT_OPTIONAL_LOCKS"] == "0"
@@ -245,3 +247,50 @@ def test_a_required_option_missing_fails_cleanly(host):
     del values["repo_url"]
     result = module_runner.run_module(enclave_build_facts.main, values, commands=Git({}), bin_path="/usr/bin/git")
     assert result["failed"] and "repo_url" in result["msg"]
+
+
+# --- method tars ---------------------------------------------------------------------------------------
+
+BLOB = "5716ca5987cbf97d6bb54920bea6adde242d87e6"
+IMAGE_ID = "sha256:1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a7988"
+# `git ls-tree HEAD -- oracle_enclave/oracle_enclave.tar oracle_enclave/extra.tar` when only the first exists.
+LS_TREE = "100644 blob %s\toracle_enclave/oracle_enclave.tar\n" % BLOB
+
+
+def tars_args(root, **overrides):
+    values = {"tars": ["oracle_enclave.tar", "extra.tar"], "tars_folder": "oracle_enclave",
+              "docker_image": "oracle_enclave:latest", "load_record": str(root / "oracle.load.json")}
+    values.update(overrides)
+    return values
+
+
+def test_tars_blobs_missing_names_and_the_docker_image(host):
+    result, git = run(host, current_checkout(**{"ls-tree": (0, LS_TREE, ""), "docker": (0, IMAGE_ID + "\n", "")}),
+                      **tars_args(host))
+    assert result["tars"] == {"blobs": {"oracle_enclave.tar": BLOB}, "missing": ["extra.tar"], "image_id": IMAGE_ID,
+                              "loaded": False}
+    ls_tree = [argv for argv, dummy in git.calls if argv[1:2] == ["ls-tree"]][0]
+    assert ls_tree[2:] == ["HEAD", "--", "oracle_enclave/oracle_enclave.tar", "oracle_enclave/extra.tar"]
+    inspect = [argv for argv, dummy in git.calls if argv[1:3] == ["image", "inspect"]][0]
+    assert inspect[-2:] == ["--", "oracle_enclave:latest"]
+
+
+def test_tars_loaded_when_the_last_load_matches_blobs_and_image(host):
+    record = {"tars": {"oracle_enclave.tar": BLOB}, "docker_uri": "oracle_enclave:latest", "image_id": IMAGE_ID}
+    (host / "oracle.load.json").write_text(json.dumps(record, indent=4))
+    answers = current_checkout(**{"ls-tree": (0, LS_TREE, ""), "docker": (0, IMAGE_ID + "\n", "")})
+    result, dummy = run(host, answers, **tars_args(host, tars=["oracle_enclave.tar"]))
+    assert result["tars"]["loaded"] is True and result["tars"]["missing"] == []
+    # Another blob (the tar changed upstream), or docker lost the image: load again.
+    other_blob = LS_TREE.replace(BLOB, "0" * 40)
+    result, dummy = run(host, dict(answers, **{"ls-tree": (0, other_blob, "")}), **tars_args(host, tars=["oracle_enclave.tar"]))
+    assert result["tars"]["loaded"] is False
+    result, dummy = run(host, dict(answers, docker=(1, "", "Error: No such image\n")),
+                        **tars_args(host, tars=["oracle_enclave.tar"]))
+    assert result["tars"]["loaded"] is False and result["tars"]["image_id"] == ""
+
+
+def test_no_tars_asked_for_reads_nothing_about_them(host):
+    result, git = run(host, current_checkout())
+    assert result["tars"] == {"blobs": {}, "missing": [], "image_id": "", "loaded": False}
+    assert not [argv for argv, dummy in git.calls if argv[1:2] == ["ls-tree"] or argv[1:2] == ["image"]]
