@@ -307,7 +307,7 @@ def wanted_commit(version, ls_remote_output):
         return version.lower()
     peeled, plain = "", ""
     for line in ls_remote_output.splitlines():
-        sha, _, ref = line.strip().partition("\t")
+        sha, dummy, ref = line.strip().partition("\t")
         if not sha:
             continue
         if ref.endswith("^{}") and not peeled:
@@ -385,7 +385,7 @@ def describe_tars(module, git, params, checkout):
         # `git ls-tree` prints "<mode> blob <id>TAB<path>" for each path it has.
         listed = git_output(module, git, params["repo_dir"], ["ls-tree", "HEAD", "--"] + paths) or ""
         for line in listed.splitlines():
-            meta, _, path = line.partition("\t")
+            meta, dummy, path = line.partition("\t")
             fields = meta.split()
             if len(fields) == 3 and fields[1] == "blob":
                 blobs[posixpath.basename(path)] = fields[2]

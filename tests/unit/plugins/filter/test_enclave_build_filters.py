@@ -131,8 +131,8 @@ def test_warnings():
     assert warn({"enclave_build_repo_version": COMMIT, "enclave_build_method": "tars"}) == []
     messages = warn({"enclave_build_repo_version": "main", "enclave_build_method": "source",
                      "enclave_build_source_script": "build.sh"})
-    assert [m.split(":")[1].strip().split(" ")[0] for m in messages] == ["enclave_build_repo_version",
-                                                                        "enclave_build_method"]
+    named = [m.split(":")[1].strip().split(" ")[0] for m in messages]
+    assert named == ["enclave_build_repo_version", "enclave_build_method"]
     assert "'main', not a commit" in messages[0] and "the upstream build.sh builds" in messages[1]
 
 
@@ -248,8 +248,9 @@ def installed(**changes):
     return values
 
 
-def current(value, image=IMAGE, context=CONTEXT, allowed=None):
-    return FILTERS["enclave_build_installed_current"](value, image, context, allowed)
+def current(value, image=None, context=None, allowed=None):
+    image = IMAGE if image is None else image
+    return FILTERS["enclave_build_installed_current"](value, image, CONTEXT if context is None else context, allowed)
 
 
 def test_the_installed_image_with_its_record_is_current():
@@ -270,7 +271,7 @@ def test_another_image_mode_or_record_is_not_current(value):
 
 
 def test_no_verified_image_is_never_current():
-    assert current(installed(), image=None) is False
+    assert FILTERS["enclave_build_installed_current"](installed(), None, CONTEXT) is False
     assert current(installed(), image={}) is False
 
 
