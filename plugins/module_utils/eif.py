@@ -39,6 +39,7 @@ import json
 import os
 import re
 import ssl
+import stat
 import struct
 import threading
 import traceback
@@ -401,6 +402,29 @@ def _read_layout(fileobj, path):
     return EifLayout(path, file_size, header, sections)
 
 
+class EifNotAFileError(EifError):
+    """The path is not a regular file (a FIFO, a device, a folder): it is never read."""
+
+
+def open_regular(path, buffering=-1):
+    """Open ``path`` for reading, only when it is a regular file.
+
+    Opened without blocking, then checked: a FIFO at ``path`` would otherwise block the open (and
+    every read) until a writer appears. Raises :class:`EifNotAFileError` for anything that is not a
+    regular file, OSError when it cannot be opened.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise EifNotAFileError(path, "not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb", buffering=buffering)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_layout(path):
     """Read and validate the header and section headers of the EIF at ``path``.
 
@@ -408,7 +432,7 @@ def read_layout(path):
     subclass for anything that is not a well-formed EIF, OSError when the file
     cannot be read.
     """
-    with open(path, "rb") as fileobj:
+    with open_regular(path) as fileobj:
         return _read_layout(fileobj, path)
 
 
@@ -594,7 +618,7 @@ def measure(path, require_crc=False, chunk_size=DEFAULT_CHUNK_SIZE, buffers=DEFA
     """
     chunk_size = max(int(chunk_size), 1)
     buffers = max(int(buffers), 1)
-    with open(path, "rb", buffering=0) as fileobj:
+    with open_regular(path, buffering=0) as fileobj:
         layout = _read_layout(fileobj, path)
         if layout.is_signed and cbor2 is None:
             raise _missing_cbor2(path)

@@ -34,7 +34,7 @@ import re
 import socket
 import time
 
-from ansible_collections.opencontracts.enclave.plugins.module_utils.eif import EifError, measure
+from ansible_collections.opencontracts.enclave.plugins.module_utils.eif import EifError, measure, open_regular
 from ansible_collections.opencontracts.enclave.plugins.module_utils.nitro_cli import (
     NITRO_CLI_ENV,
     NitroCliError,
@@ -176,8 +176,10 @@ def _read_record(path):
     try:
         if os.path.getsize(path) > MAX_RECORD_SIZE:
             return None, "%s is larger than %d bytes" % (path, MAX_RECORD_SIZE)
-        with open(path, "rb") as handle:
-            value = json.loads(handle.read().decode("utf-8"))
+        with open_regular(path) as handle:
+            value = json.loads(handle.read(MAX_RECORD_SIZE + 1).decode("utf-8"))
+    except EifError:
+        return None, "%s is not a regular file" % path
     except (IOError, OSError) as exc:
         if getattr(exc, "errno", None) == errno.ENOENT:
             return None, None

@@ -341,3 +341,26 @@ def test_normalize_pcr_refuses(value):
     with pytest.raises(ValueError) as caught:
         eif.normalize_pcr(value, "allowed_pcr0[1]")
     assert "allowed_pcr0[1]" in str(caught.value) and "96 hex" in str(caught.value)
+
+
+def test_measure_refuses_a_fifo_without_blocking(tmp_path):
+    # Opening a FIFO for reading blocks until a writer appears: the alarm turns a hang into a failure.
+    import os
+    import signal
+
+    path = str(tmp_path / "oracle.eif")
+    os.mkfifo(path)
+
+    def hung(*_args):
+        raise AssertionError("measure blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    try:
+        for read in (eif.measure, eif.read_layout):
+            with pytest.raises(eif.EifNotAFileError) as caught:
+                read(path)
+            assert str(caught.value) == path + ": not a regular file"
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

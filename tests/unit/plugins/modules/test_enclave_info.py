@@ -401,3 +401,27 @@ def test_documented_return_keys_match_the_result(monkeypatch):
     assert options["eif_paths"]["default"] == info_utils.DEFAULT_EIF_PATHS
     assert options["services"]["default"] == info_utils.DEFAULT_SERVICES
     assert options["ports"]["default"] == info_utils.DEFAULT_PORTS
+
+
+def test_fifos_as_image_and_record_are_reported_without_blocking(monkeypatch, tmp_path):
+    # Opening a FIFO for reading blocks until a writer appears: the alarm turns a hang into a failure.
+    import os
+    import signal
+
+    path = str(tmp_path / "oracle.eif")
+    os.mkfifo(path)
+    os.mkfifo(path + ".json")
+
+    def hung(*_args):
+        raise AssertionError("enclave_info blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    try:
+        result = run(monkeypatch, {"ports": [], "eif_paths": [path]})
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    image = result["eifs"][0]
+    assert image["exists"] is False and image["record"] is None
+    assert "not a regular file" in image["error"]

@@ -276,3 +276,24 @@ def test_nitro_cli_error_is_explained():
     result = verify({"enclave_name": "oracle", "allowed_pcr0": [GUIDE_ORACLE]}, commands=recorder("", rc=19, stderr=stderr))
     assert result["failed"] is True and "E19" in result["msg"] and "group `ne`" in result["msg"]
     assert result["nitro_cli_error"] == "E19" and result["rc"] == 19
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    # Opening a FIFO for reading blocks until a writer appears: the alarm turns a hang into a failure.
+    import os
+    import signal
+
+    path = str(tmp_path / "oracle.eif")
+    os.mkfifo(path)
+
+    def hung(*_args):
+        raise AssertionError("pcr_verify blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    try:
+        result = verify({"eif_path": path, "allowed_pcr0": [GUIDE_ORACLE]})
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert result["failed"] is True and path in result["msg"] and "not a regular file" in result["msg"]

@@ -1,0 +1,283 @@
+"""The filters of the role enclave_build: preflight rules, builder choice, install record check."""
+
+import json
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.opencontracts.enclave.plugins.filter import enclave_build as plugin
+
+FILTERS = plugin.FilterModule().filters()
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+PCR0 = "ba19b0568898f7eed74c911b29cccd6d026f918fa77953a705f142d06d33f51dfb00bda8f4e90e13755374548b0430e4"
+OTHER_PCR0 = "87eb8417e993acfa43fc8e46a1ef0fe50cce86e9b8dcaf22b1e623f8f11a272a0352b851a0503327fb55fd6ecf0259d3"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def role_defaults():
+    with open(os.path.join(REPO_ROOT, "roles", "enclave_build", "defaults", "main.yml")) as handle:
+        values = yaml.safe_load(handle)
+    values["enclave_build_eif_path"] = "/opt/opencontracts/oracle.eif"
+    values["enclave_build_repo_version"] = COMMIT
+    return values
+
+
+def errors(**changes):
+    settings = role_defaults()
+    settings.update(changes)
+    return FILTERS["enclave_build_input_errors"](settings, host="eb-1", platform="debian",
+                                                 distribution="Debian GNU/Linux 12", play_hosts=["eb-1", "eb-2"],
+                                                 controller_file=lambda path: path == "/srv/images/oracle.eif")
+
+
+def test_filter_names_and_their_documentation():
+    for name in FILTERS:
+        with open(os.path.join(REPO_ROOT, "plugins", "filter", name + ".yml")) as handle:
+            assert yaml.safe_load(handle)["DOCUMENTATION"]["name"] == name
+
+
+def test_the_role_defaults_with_a_pinned_commit_are_valid():
+    assert errors() == []
+
+
+@pytest.mark.parametrize("changes, messages", [
+    ({"enclave_build_repo_url": "ftp://example.com/x"},
+     ["enclave_build_repo_url must be a git URL (https://, ssh://, git://, file://, user@host:path or an absolute "
+      "path); got 'ftp://example.com/x'"]),
+    ({"enclave_build_repo_version": "-x"}, ["enclave_build_repo_version must be a commit, tag or branch; got '-x'"]),
+    ({"enclave_build_repo_version": "main"},
+     ["enclave_build_repo_version must be a commit (40 hex digits); got 'main', a branch or tag, which can move. "
+      "Pin a commit, or set enclave_build_allow_unpinned to true to take what it names at each run"]),
+    ({"enclave_build_repo_version": "v1.2", "enclave_build_allow_unpinned": True}, []),
+    ({"enclave_build_repo_dir": "opt/x"}, ["enclave_build_repo_dir must be an absolute path; got 'opt/x'"]),
+    ({"enclave_build_repo_dir": "/opt"}, ["enclave_build_repo_dir must be a folder of its own, not /opt"]),
+    ({"enclave_build_venv_dir": "venv"}, ["enclave_build_venv_dir must be an absolute path; got 'venv'"]),
+    ({"enclave_build_work_dir": "/"}, ["enclave_build_work_dir must be an absolute path; got '/'"]),
+    ({"enclave_build_eif_path": "/opt/x/"}, ["enclave_build_eif_path must be the absolute path of a file; got '/opt/x/'"]),
+    ({"enclave_build_venv_dir": "/opt/opencontracts/enclave-protocol"},
+     ["enclave_build_venv_dir must not be enclave_build_repo_dir (/opt/opencontracts/enclave-protocol)"]),
+    ({"enclave_build_eif_path": "/opt/opencontracts/enclave-protocol/oracle.eif"},
+     ["the folder of enclave_build_eif_path must not be enclave_build_repo_dir (/opt/opencontracts/enclave-protocol)"]),
+    ({"enclave_build_requirements_file": "../x.txt"},
+     ["enclave_build_requirements_file must be a path inside the repository; got '../x.txt'"]),
+    ({"enclave_build_enclave_dirs": {"registry": "registry_enclave"}},
+     ["enclave_build_enclave_dirs must name a folder inside the repository for 'oracle'; got "
+      "{'registry': 'registry_enclave'}"]),
+    ({"enclave_build_pip_index_url": "pypi.example.com"},
+     ["enclave_build_pip_index_url must be empty or an http(s) URL; got 'pypi.example.com'"]),
+    ({"enclave_build_permitted_pcr0": {"oracle": [PCR0[:-1]]}},
+     ["enclave_build_permitted_pcr0.oracle must be a non-empty list of PCR0 values (96 hex digits each, the values "
+      "the protocol permits); got ['%s']" % PCR0[:-1]]),
+    ({"enclave_build_permitted_pcr0": {"oracle": PCR0}},
+     ["enclave_build_permitted_pcr0.oracle must be a non-empty list of PCR0 values (96 hex digits each, the values "
+      "the protocol permits); got %s" % PCR0]),
+    ({"enclave_build_permitted_pcr0": {}},
+     ["enclave_build_permitted_pcr0.oracle must be a non-empty list of PCR0 values (96 hex digits each, the values "
+      "the protocol permits); got nothing"]),
+    ({"enclave_build_timeout": 0}, ["enclave_build_timeout must be a whole number of seconds, at least 1; got 0"]),
+    ({"enclave_build_async_poll": "x"}, ["enclave_build_async_poll must be a whole number of seconds, at least 1; got x"]),
+    ({"enclave_build_signing_certificate": "/etc/cert.pem"},
+     ["enclave_build_signing_certificate and enclave_build_private_key must be both set or both empty"]),
+    ({"enclave_build_signing_certificate": "cert.pem", "enclave_build_private_key": "/etc/key.pem"},
+     ["enclave_build_signing_certificate must be an absolute path; got 'cert.pem'"]),
+    ({"enclave_build_strategy": "once", "enclave_build_builder": "eb-9"},
+     ["enclave_build_builder ('eb-9') must be empty or a host of this play (eb-1, eb-2)"]),
+    ({"enclave_build_image_tars": {"oracle": ["/abs.tar"]}},
+     ["method tars needs enclave_build_image_tars.oracle, a list of tar files relative to oracle_enclave; got "
+      "['/abs.tar']"]),
+    ({"enclave_build_docker_uri": {}}, ["method tars needs enclave_build_docker_uri.oracle, a docker image reference; "
+                                        "got 'nothing'"]),
+    ({"enclave_build_tars_script": "../x.sh"}, ["enclave_build_tars_script must be a script in the kind's folder; "
+                                                "got '../x.sh'"]),
+    ({"enclave_build_method": "source", "enclave_build_source_script": "/x.sh"},
+     ["method source needs enclave_build_source_script, a script in the kind's folder; got '/x.sh'"]),
+    ({"enclave_build_method": "source", "enclave_build_source_eif": {}},
+     ["method source needs enclave_build_source_eif.oracle, the EIF it writes, relative to the kind's folder; "
+      "got 'nothing'"]),
+    ({"enclave_build_method": "artifact", "enclave_build_artifact_sha256": "ab" * 32,
+      "enclave_build_artifact_url": "/srv/images/missing.eif"},
+     ["method artifact needs enclave_build_artifact_url, an http(s)/ftp/file URL or a file on the controller; "
+      "got '/srv/images/missing.eif'"]),
+    ({"enclave_build_method": "artifact", "enclave_build_artifact_url": "https://example.com/oracle.eif"},
+     ["method artifact needs enclave_build_artifact_sha256 (64 hex digits; got ''): a prebuilt image is never "
+      "installed unchecked"]),
+])
+def test_one_message_per_broken_rule(changes, messages):
+    assert errors(**changes) == messages
+
+
+def test_an_unsupported_platform():
+    settings = role_defaults()
+    assert FILTERS["enclave_build_input_errors"](settings, host="eb-1", platform="unsupported",
+                                                 distribution="Fedora Linux 40", play_hosts=["eb-1"]) == [
+        "the enclave_build role supports Amazon Linux 2, Amazon Linux 2023, Debian and Ubuntu; eb-1 runs Fedora Linux 40"]
+
+
+def test_several_broken_rules_give_several_messages():
+    assert len(errors(enclave_build_timeout=0, enclave_build_async_poll=0, enclave_build_repo_dir="/")) == 4
+
+
+def test_a_controller_file_or_a_url_is_a_valid_artifact():
+    sha = "AB" * 32
+    assert errors(enclave_build_method="artifact", enclave_build_artifact_sha256=sha,
+                  enclave_build_artifact_url="/srv/images/oracle.eif") == []
+    assert errors(enclave_build_method="artifact", enclave_build_artifact_sha256=sha,
+                  enclave_build_artifact_url="https://example.com/oracle.eif") == []
+
+
+def test_warnings():
+    warn = FILTERS["enclave_build_input_warnings"]
+    assert warn({"enclave_build_repo_version": COMMIT, "enclave_build_method": "tars"}) == []
+    messages = warn({"enclave_build_repo_version": "main", "enclave_build_method": "source",
+                     "enclave_build_source_script": "build.sh"})
+    named = [m.split(":")[1].strip().split(" ")[0] for m in messages]
+    assert named == ["enclave_build_repo_version", "enclave_build_method"]
+    assert "'main', not a commit" in messages[0] and "the upstream build.sh builds" in messages[1]
+
+
+# --- enclave_build_plan ---------------------------------------------------------------------------------
+
+def settings(**changes):
+    values = role_defaults()
+    values["enclave_build_strategy"] = "once"
+    values.update(changes)
+    return values
+
+
+DEBIAN = {"platform": "debian", "distribution": "Debian GNU/Linux", "distribution_version": "12"}
+
+
+def hostvars_of(**hosts):
+    return {name: {"_enclave_build_settings": values, "__enclave_build_facts": DEBIAN} for name, values in hosts.items()}
+
+
+def plan(hostvars, play_hosts, play_hosts_all=None):
+    return FILTERS["enclave_build_plan"](play_hosts_all or play_hosts, hostvars, play_hosts)
+
+
+def test_the_plan_carries_every_hosts_input_errors_and_warnings():
+    hostvars = hostvars_of(a=settings(enclave_build_timeout=0, enclave_build_repo_version="main",
+                                      enclave_build_allow_unpinned=True), b=settings())
+    hostvars["b"]["__enclave_build_facts"] = {"platform": "unsupported", "distribution": "Fedora Linux",
+                                              "distribution_version": "40"}
+    result = plan(hostvars, ["a", "b"])
+    assert result["a"]["errors"] == ["a: enclave_build_timeout must be a whole number of seconds, at least 1; got 0"]
+    assert result["a"]["warnings"][0].startswith("a: WARNING: enclave_build_repo_version is 'main', not a commit")
+    # b's builder is b itself: a's inputs differ (another version).
+    assert result["b"]["errors"] == ["b: the enclave_build role supports Amazon Linux 2, Amazon Linux 2023, Debian "
+                                     "and Ubuntu; b runs Fedora Linux 40"]
+    assert result["b"]["warnings"] == []
+
+
+def test_strategy_once_one_builder_for_the_same_inputs():
+    result = plan(hostvars_of(a=settings(), b=settings(), c=settings()), ["a", "b", "c"])
+    assert result == {
+        "a": {"builder": "a", "builds": True, "sends": True, "errors": [], "warnings": []},
+        "b": {"builder": "a", "builds": False, "sends": False, "errors": [], "warnings": []},
+        "c": {"builder": "a", "builds": False, "sends": False, "errors": [], "warnings": []},
+    }
+
+
+def test_different_inputs_have_their_own_builder():
+    result = plan(hostvars_of(a=settings(), b=settings(enclave_build_kind="registry"), c=settings()), ["a", "b", "c"])
+    assert [result[h]["builder"] for h in "abc"] == ["a", "b", "a"]
+    assert result["b"]["sends"] is False and result["a"]["sends"] is True
+
+
+def test_per_host_builds_everywhere_and_sends_nothing():
+    result = plan(hostvars_of(a=settings(enclave_build_strategy="per_host"),
+                              b=settings(enclave_build_strategy="per_host")), ["a", "b"])
+    assert all(result[h] == {"builder": h, "builds": True, "sends": False, "errors": [], "warnings": []} for h in "ab")
+
+
+def test_a_lone_builder_sends_only_when_later_batches_follow():
+    assert plan(hostvars_of(a=settings()), ["a"])["a"]["sends"] is False
+    assert plan(hostvars_of(a=settings(), b=settings()), ["a"], ["a", "b"])["a"]["sends"] is True
+
+
+def test_a_configured_builder_is_used():
+    result = plan(hostvars_of(a=settings(enclave_build_builder="b"), b=settings(enclave_build_builder="b")), ["a", "b"])
+    assert result["a"]["builder"] == "b" and result["b"]["builds"] and result["b"]["sends"]
+
+
+def test_a_builder_with_other_inputs_is_refused():
+    result = plan(hostvars_of(a=settings(enclave_build_builder="b"),
+                              b=settings(enclave_build_builder="b", enclave_build_method="artifact")), ["a", "b"])
+    assert len(result["a"]["errors"]) == 1
+    assert result["a"]["errors"][0].startswith("a: enclave_build_builder b cannot build for a: its build inputs")
+
+
+def test_an_earlier_batch_builder_serves_the_later_batches():
+    hostvars = hostvars_of(a=settings(), b=settings(), c=settings())
+    hostvars["a"]["_enclave_build_plan"] = {"a": {"builder": "a", "builds": True, "sends": True, "errors": []}}
+    hostvars["a"]["_enclave_build_verified"] = {"sha256": "ab" * 32}
+    result = plan(hostvars, ["b", "c"], ["a", "b", "c"])
+    assert result["b"] == {"builder": "a", "builds": False, "sends": False, "errors": [], "warnings": []}
+    assert result["c"]["builder"] == "a"
+
+
+def test_an_earlier_batch_host_that_did_not_build_is_not_chosen():
+    hostvars = hostvars_of(a=settings(), b=settings())
+    hostvars["a"]["_enclave_build_plan"] = {"a": {"builder": "a", "builds": True, "sends": True, "errors": []}}
+    hostvars["a"]["_enclave_build_verified"] = None
+    result = plan(hostvars, ["b"], ["a", "b"])
+    assert result["b"]["builder"] == "b" and result["b"]["builds"]
+
+
+def test_a_configured_builder_outside_the_batch_that_built_nothing_is_refused():
+    hostvars = hostvars_of(a=settings(), b=settings(enclave_build_builder="a"))
+    result = plan(hostvars, ["b"], ["a", "b"])
+    assert result["b"]["errors"] == [
+        "b: enclave_build_builder ('a') must be empty or a host of this play (b)",
+        "b: enclave_build_builder a cannot build for b: it is not a host of this batch nor built in an earlier one"]
+
+
+# --- enclave_build_installed_current --------------------------------------------------------------------
+
+IMAGE = {"sha256": "ab" * 32, "size": 4096, "measurements": {"PCR0": PCR0}, "matched_pcr0": PCR0,
+         "permitted": True, "image_id": None}
+CONTEXT = {"kind": "oracle", "path": "/opt/opencontracts/oracle.eif", "method": "tars", "strategy": "once",
+           "builder": "a", "repo_url": "file:///srv/git/x.git", "repo_version": COMMIT, "commit": COMMIT}
+
+
+def installed(**changes):
+    record = dict(IMAGE, **CONTEXT)
+    values = {"exists": True, "sha256": IMAGE["sha256"], "mode": "0644", "record": json.loads(json.dumps(record))}
+    values.update(changes)
+    return values
+
+
+def current(value, image=None, context=None, allowed=None):
+    image = IMAGE if image is None else image
+    return FILTERS["enclave_build_installed_current"](value, image, CONTEXT if context is None else context, allowed)
+
+
+def test_the_installed_image_with_its_record_is_current():
+    assert current(installed()) is True
+    assert current(installed(), allowed=[PCR0.upper()]) is True
+
+
+@pytest.mark.parametrize("value", [
+    {"exists": False, "sha256": None, "mode": None, "record": None},
+    installed(sha256="cd" * 32),
+    installed(mode="0600"),
+    installed(record=None),
+    installed(record=dict(installed()["record"], commit="f" * 40)),
+    installed(record=dict(installed()["record"], size="4096")),
+])
+def test_another_image_mode_or_record_is_not_current(value):
+    assert current(value) is False
+
+
+def test_no_verified_image_is_never_current():
+    assert FILTERS["enclave_build_installed_current"](installed(), None, CONTEXT) is False
+    assert current(installed(), image={}) is False
+
+
+def test_an_allow_list_without_the_images_pcr0_is_not_current():
+    assert current(installed(), allowed=[OTHER_PCR0]) is False
+    unpermitted = dict(IMAGE, permitted=False)
+    value = installed(record=json.loads(json.dumps(dict(unpermitted, **CONTEXT))))
+    assert current(value, image=unpermitted) is True
+    assert current(value, image=unpermitted, allowed=[PCR0]) is False

@@ -1,0 +1,296 @@
+"""opencontracts.enclave.enclave_build_facts: recorded git and dpkg outputs, real files in a temp folder."""
+
+import json
+import os
+
+import pytest
+
+import module_runner
+from ansible_collections.opencontracts.enclave.plugins.module_utils import host_state
+from ansible_collections.opencontracts.enclave.plugins.modules import enclave_build_facts
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+OTHER = "89abcdef0123456789abcdef0123456789abcdef"
+TAG_OBJECT = "fedcba9876543210fedcba9876543210fedcba98"
+URL = "file:///srv/git/enclave-protocol.git"
+
+# `git ls-remote -- URL v1.2 v1.2^{}` for an annotated tag: the tag object, then the commit it peels to.
+LS_REMOTE_TAG = "%s\trefs/tags/v1.2\n%s\trefs/tags/v1.2^{}\n" % (TAG_OBJECT, COMMIT)
+LS_REMOTE_BRANCH = "%s\trefs/heads/main\n" % OTHER
+LS_REMOTE_FAILED = ("fatal: '/srv/git/missing.git' does not appear to be a git repository\n"
+                    "fatal: Could not read from remote repository.\n\n"
+                    "Please make sure you have the correct access rights\nand the repository exists.\n")
+# `git ls-files -v`: H cached, S skip-worktree.
+LS_FILES = "H README.md\nS oracle_enclave/serve_oracle.sh\nH ec2_instance/requirements.txt\n"
+# `dpkg-query --show --showformat='${Package}\t${db:Status-Abbrev}\n'` with git not installed ("un").
+DPKG_GIT_MISSING = "git\tun \npython3-venv\tii \npython3-packaging\tii \n"
+DPKG_ALL = "git\tii \npython3-venv\tii \npython3-packaging\tii \n"
+PACKAGES = {"debian": ["git", "python3-venv", "python3-packaging"], "amazon2023": ["git", "python3"]}
+
+
+class Git:
+    """Answers git and dpkg-query commands from a table keyed by the subcommand; records the calls."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.calls = []
+
+    def __call__(self, module, argv, **kwargs):
+        self.calls.append((list(argv), kwargs))
+        if argv[0] == "dpkg-query":
+            return self.answers.get("dpkg", (0, DPKG_ALL, ""))
+        if argv[0] == "rpm":
+            return self.answers.get("rpm", (0, "", ""))
+        if argv[1:3] == ["image", "inspect"]:  # docker (run_module's get_bin_path gives one path for every tool)
+            return self.answers.get("docker", (1, "", "Error: No such image\n"))
+        assert argv[0] == "/usr/bin/git", argv
+        assert kwargs["environ_update"]["GIT_TERMINAL_PROMPT"] == "0"
+        assert kwargs["environ_update"]["GIT_OPTIONAL_LOCKS"] == "0"
+        return self.answers[argv[1]]
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    """A Debian host whose paths live under tmp_path: a checkout with a requirements file, a virtualenv."""
+    monkeypatch.setattr(host_state, "platform_facts", lambda: {
+        "platform": "debian", "os_id": "debian", "distribution": "Debian GNU/Linux", "distribution_version": "12",
+        "architecture": "x86_64", "in_container": True})
+    monkeypatch.setattr(host_state, "apt_lists_stale", lambda: False)
+    repo = tmp_path / "enclave-protocol"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "ec2_instance").mkdir()
+    (repo / "ec2_instance" / "requirements.txt").write_text("requests==2.31.0\n")
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / ".requirements.txt").write_text("requests==2.31.0\n")
+    return tmp_path
+
+
+def args(root, **overrides):
+    values = {
+        "repo_url": URL, "repo_version": COMMIT, "repo_dir": str(root / "enclave-protocol"),
+        "requirements_file": "ec2_instance/requirements.txt", "venv_dir": str(root / "venv"),
+        "eif_path": str(root / "oracle.eif"), "packages": PACKAGES,
+    }
+    values.update(overrides)
+    return values
+
+
+def current_checkout(**changes):
+    answers = {"ls-remote": (0, "", ""), "rev-parse": (0, COMMIT + "\n", ""), "config": (0, URL + "\n", ""),
+               "ls-files": (0, LS_FILES, ""), "status": (0, "", "")}
+    answers.update(changes)
+    return answers
+
+
+def run(root, answers, bin_path="/usr/bin/git", **overrides):
+    git = Git(answers)
+    result = module_runner.run_module(enclave_build_facts.main, args(root, **overrides),
+                                      commands=git, bin_path=bin_path)
+    return result, git
+
+
+def test_everything_in_place_is_up_to_date(host):
+    result, git = run(host, current_checkout())
+    assert not result["failed"] and not result["changed"]
+    assert result["platform"] == "debian" and result["distribution"] == "Debian GNU/Linux"
+    assert result["packages_missing"] == [] and result["apt_lists_stale"] is False
+    assert result["git"] is True
+    assert result["remote"] == {"reachable": True, "pinned": True, "commit": COMMIT, "error": None}
+    assert result["checkout"] == {
+        "exists": True, "head": COMMIT, "origin": URL, "clean": True, "current": True,
+        "configured_files": ["oracle_enclave/serve_oracle.sh"], "requirements_installed": True}
+    assert result["settings_set_aside"] is False
+    assert result["installed_image"] == {"exists": False, "sha256": None, "mode": None, "record": None}
+    assert result["up_to_date"] is True
+    # ls-remote names the version and its peeled form, after "--"; git runs in the checkout.
+    ls_remote = [argv for argv, dummy in git.calls if argv[1:2] == ["ls-remote"]][0]
+    assert ls_remote == ["/usr/bin/git", "ls-remote", "--", URL, COMMIT, COMMIT + "^{}"]
+    status = [kwargs for argv, kwargs in git.calls if argv[1:2] == ["status"]][0]
+    assert status["cwd"] == str(host / "enclave-protocol")
+
+
+def test_a_pinned_commit_in_upper_case_pins_itself(host):
+    result, dummy = run(host, current_checkout(), repo_version=COMMIT.upper())
+    assert result["remote"]["commit"] == COMMIT
+    assert result["checkout"]["current"] is True
+
+
+def test_a_tag_names_its_peeled_commit(host):
+    result, dummy = run(host, current_checkout(**{"ls-remote": (0, LS_REMOTE_TAG, "")}), repo_version="v1.2")
+    assert result["remote"] == {"reachable": True, "pinned": False, "commit": COMMIT, "error": None}
+    assert result["checkout"]["current"] is True
+
+
+def test_a_branch_that_moved_makes_the_checkout_not_current(host):
+    result, dummy = run(host, current_checkout(**{"ls-remote": (0, LS_REMOTE_BRANCH, "")}), repo_version="main")
+    assert result["remote"]["commit"] == OTHER
+    assert result["checkout"]["current"] is False
+    assert result["up_to_date"] is False
+
+
+def test_a_version_the_repository_lacks_names_no_commit(host):
+    result, dummy = run(host, current_checkout(), repo_version="v9.9")
+    assert result["remote"]["reachable"] is True and result["remote"]["commit"] == ""
+    assert result["checkout"]["current"] is False
+
+
+def test_an_unreachable_repository_is_reported_with_gits_reason(host):
+    result, dummy = run(host, current_checkout(**{"ls-remote": (128, "", LS_REMOTE_FAILED)}))
+    assert not result["failed"]
+    assert result["remote"]["reachable"] is False
+    assert result["remote"]["error"] == "fatal: '/srv/git/missing.git' does not appear to be a git repository"
+    assert result["checkout"]["current"] is False
+
+
+@pytest.mark.parametrize("changes", [
+    {"rev-parse": (0, OTHER + "\n", "")},
+    {"config": (0, "https://example.com/fork.git\n", "")},
+    {"status": (0, " M ec2_instance/server.py\n", "")},
+    {"status": (128, "", "fatal: index file corrupt\n")},
+    {"rev-parse": (1, "", "")},
+])
+def test_a_moved_changed_or_foreign_checkout_is_not_current(host, changes):
+    result, dummy = run(host, current_checkout(**changes))
+    assert result["checkout"]["current"] is False
+    assert result["up_to_date"] is False
+
+
+def test_changed_requirements_are_not_installed(host):
+    (host / "enclave-protocol" / "ec2_instance" / "requirements.txt").write_text("requests==2.32.0\n")
+    result, dummy = run(host, current_checkout())
+    assert result["checkout"]["current"] is True
+    assert result["checkout"]["requirements_installed"] is False
+    assert result["up_to_date"] is False
+
+
+def test_no_checkout_yet(host):
+    result, git = run(host, current_checkout(), repo_dir=str(host / "nothing-here"))
+    assert result["checkout"] == {"exists": False, "head": "", "origin": "", "clean": False, "current": False,
+                                  "configured_files": [], "requirements_installed": False}
+    assert [argv[1] for argv, dummy in git.calls if argv[0] != "dpkg-query"] == ["ls-remote"]
+
+
+def test_a_fresh_host_without_git_says_so_and_asks_nothing(host):
+    result, git = run(host, {"dpkg": (1, DPKG_GIT_MISSING, "dpkg-query: no packages found matching git\n")},
+                      bin_path=None)
+    assert result["git"] is False
+    assert result["packages_missing"] == ["git"]
+    assert result["remote"] == {"reachable": False, "pinned": True, "commit": "", "error": "git is not installed"}
+    assert result["checkout"]["exists"] is True and result["checkout"]["current"] is False
+    assert [argv[0] for argv, dummy in git.calls] == ["dpkg-query"]
+
+
+def test_settings_set_aside_by_an_earlier_run(host):
+    (host / "enclave-protocol.settings.patch").write_text("diff --git a/x b/x\n")
+    result, dummy = run(host, current_checkout())
+    assert result["settings_set_aside"] is True
+    assert result["up_to_date"] is False
+    result, dummy = run(host, current_checkout(), settings_patch=str(host / "elsewhere.patch"))
+    assert result["settings_set_aside"] is False
+
+
+def test_the_installed_image_and_its_record(host):
+    eif = host / "oracle.eif"
+    eif.write_bytes(b"test")
+    os.chmod(str(eif), 0o644)
+    record = {"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "size": 4}
+    (host / "oracle.eif.json").write_text(json.dumps(record, indent=4) + "\n")
+    result, dummy = run(host, current_checkout())
+    assert result["installed_image"] == {"exists": True, "sha256": record["sha256"], "mode": "0644", "record": record}
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", ""])
+def test_a_record_that_is_not_a_json_object_counts_as_none(host, text):
+    (host / "oracle.eif").write_bytes(b"test")
+    (host / "oracle.eif.json").write_text(text)
+    result, dummy = run(host, current_checkout())
+    assert result["installed_image"]["record"] is None
+
+
+def test_fifos_are_never_read(host):
+    os.mkfifo(str(host / "oracle.eif"))
+    os.mkfifo(str(host / "oracle.eif.json"))
+    os.remove(str(host / "venv" / ".requirements.txt"))
+    os.mkfifo(str(host / "venv" / ".requirements.txt"))
+    result, dummy = run(host, current_checkout())
+    assert result["installed_image"] == {"exists": False, "sha256": None, "mode": None, "record": None}
+    assert result["checkout"]["requirements_installed"] is False
+
+
+def test_only_this_platforms_packages_are_asked_for(host, monkeypatch):
+    monkeypatch.setattr(host_state, "platform_facts", lambda: {
+        "platform": "amazon2023", "os_id": "amazon", "distribution": "Amazon Linux", "distribution_version": "2023",
+        "architecture": "x86_64", "in_container": False})
+    result, git = run(host, current_checkout(rpm=(1, "git\nno package provides python3\n", "")))
+    assert result["packages_missing"] == ["python3"]
+    assert result["apt_lists_stale"] is False
+    rpm = [argv for argv, dummy in git.calls if argv[0] == "rpm"][0]
+    assert rpm[-2:] == ["git", "python3"]
+
+
+def test_check_mode_gives_the_same_answer(host):
+    git = Git(current_checkout())
+    result = module_runner.run_module(enclave_build_facts.main, args(host), check_mode=True, commands=git,
+                                      bin_path="/usr/bin/git")
+    assert result["up_to_date"] is True and not result["changed"]
+
+
+def test_packages_must_be_lists(host):
+    result, dummy = run(host, current_checkout(), packages={"debian": "git"})
+    assert result["failed"]
+    assert result["msg"] == "packages: the value for debian must be a list of package names"
+
+
+def test_a_required_option_missing_fails_cleanly(host):
+    values = args(host)
+    del values["repo_url"]
+    result = module_runner.run_module(enclave_build_facts.main, values, commands=Git({}), bin_path="/usr/bin/git")
+    assert result["failed"] and "repo_url" in result["msg"]
+
+
+# --- method tars ---------------------------------------------------------------------------------------
+
+BLOB = "5716ca5987cbf97d6bb54920bea6adde242d87e6"
+IMAGE_ID = "sha256:1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a7988"
+# `git ls-tree HEAD -- oracle_enclave/oracle_enclave.tar oracle_enclave/extra.tar` when only the first exists.
+LS_TREE = "100644 blob %s\toracle_enclave/oracle_enclave.tar\n" % BLOB
+
+
+def tars_args(root, **overrides):
+    values = {"tars": ["oracle_enclave.tar", "extra.tar"], "tars_folder": "oracle_enclave",
+              "docker_image": "oracle_enclave:latest", "load_record": str(root / "oracle.load.json")}
+    values.update(overrides)
+    return values
+
+
+def test_tars_blobs_missing_names_and_the_docker_image(host):
+    result, git = run(host, current_checkout(**{"ls-tree": (0, LS_TREE, ""), "docker": (0, IMAGE_ID + "\n", "")}),
+                      **tars_args(host))
+    assert result["tars"] == {"blobs": {"oracle_enclave.tar": BLOB}, "missing": ["extra.tar"], "image_id": IMAGE_ID,
+                              "loaded": False}
+    ls_tree = [argv for argv, dummy in git.calls if argv[1:2] == ["ls-tree"]][0]
+    assert ls_tree[2:] == ["HEAD", "--", "oracle_enclave/oracle_enclave.tar", "oracle_enclave/extra.tar"]
+    inspect = [argv for argv, dummy in git.calls if argv[1:3] == ["image", "inspect"]][0]
+    assert inspect[-2:] == ["--", "oracle_enclave:latest"]
+
+
+def test_tars_loaded_when_the_last_load_matches_blobs_and_image(host):
+    record = {"tars": {"oracle_enclave.tar": BLOB}, "docker_uri": "oracle_enclave:latest", "image_id": IMAGE_ID}
+    (host / "oracle.load.json").write_text(json.dumps(record, indent=4))
+    answers = current_checkout(**{"ls-tree": (0, LS_TREE, ""), "docker": (0, IMAGE_ID + "\n", "")})
+    result, dummy = run(host, answers, **tars_args(host, tars=["oracle_enclave.tar"]))
+    assert result["tars"]["loaded"] is True and result["tars"]["missing"] == []
+    # Another blob (the tar changed upstream), or docker lost the image: load again.
+    other_blob = LS_TREE.replace(BLOB, "0" * 40)
+    result, dummy = run(host, dict(answers, **{"ls-tree": (0, other_blob, "")}), **tars_args(host, tars=["oracle_enclave.tar"]))
+    assert result["tars"]["loaded"] is False
+    result, dummy = run(host, dict(answers, docker=(1, "", "Error: No such image\n")),
+                        **tars_args(host, tars=["oracle_enclave.tar"]))
+    assert result["tars"]["loaded"] is False and result["tars"]["image_id"] == ""
+
+
+def test_no_tars_asked_for_reads_nothing_about_them(host):
+    result, git = run(host, current_checkout())
+    assert result["tars"] == {"blobs": {}, "missing": [], "image_id": "", "loaded": False}
+    assert not [argv for argv, dummy in git.calls if argv[1:2] == ["ls-tree"] or argv[1:2] == ["image"]]
