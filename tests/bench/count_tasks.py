@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Tasks evaluated per host in one playbook run, from the ansible.posix.json callback's output.
 
     ANSIBLE_STDOUT_CALLBACK=ansible.posix.json ansible-playbook ... > run.json
-    tests/bench/count_tasks.py run.json [--host NAME] [--list]
+    python3 tests/bench/count_tasks.py run.json [--host NAME] [--list]
 
 Prints, per host, how many tasks it evaluated (ok + changed + skipped + failed), split by outcome;
 --list also names them (play | task: outcome). A task that ran on the controller for the play
@@ -51,7 +50,7 @@ def main(argv=None):
     # Warnings may precede the JSON document.
     run = json.loads(text[text.index("{"):])
     for host, tasks in count(run, args.host).items():
-        totals = collections.Counter(outcome for _, _, outcome in tasks)
+        totals = collections.Counter(task[2] for task in tasks)
         print("%s: %d tasks (%s)" % (host, len(tasks), ", ".join(
             "%d %s" % (totals[name], name) for name in ("ok", "changed", "skipped", "failed") if totals[name])))
         if args.list:

@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """How much logic the roles keep in YAML and Jinja, per role and in all (docs/benchmarks.md).
 
-    tests/bench/role_metrics.py [ROLES_DIR]
+    python3 tests/bench/role_metrics.py [ROLES_DIR]
 
 Counted over roles/*/tasks/*.yml and roles/*/vars/*.yml (handlers, defaults, meta, templates aside):
   lines      lines of task and vars YAML
