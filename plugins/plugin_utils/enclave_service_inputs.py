@@ -85,8 +85,8 @@ def input_errors(inputs, facts=None, check_mode=False):
     eif_name = inputs.get("eif_name", "")
     if eif_name != "":
         if not (isinstance(eif_name, str) and EIF_NAME_RE.fullmatch(eif_name) and ".." not in eif_name.split("/")):
-            problems.append("%s: %r is not empty or a relative path inside %s" % (variable("eif_name"), eif_name,
-                                                                                 variable("folder")))
+            problems.append("%s: %r is not empty or a relative path inside %s"
+                            % (variable("eif_name"), eif_name, variable("folder")))
         elif eif_name == inputs.get("script"):
             problems.append("%s: %r is the serve script's name (%s)" % (variable("eif_name"), eif_name, variable("script")))
     problems += _name_errors(variable("user"), inputs.get("user"), USER_RE, "a user name")

@@ -136,7 +136,7 @@ def test_git_tracks_the_script_without_ignoring_its_settings(host):
     result = run(host, recorder=recorder)
     assert result["script"]["git_tracked"] is True and result["script"]["git_skip_worktree"] is False
     assert result["current"] is False
-    git_call = [call for call, _ in recorder.calls if call[0].endswith("tool") and "ls-files" in call][0]
+    git_call = [call for call, dummy in recorder.calls if call[0].endswith("tool") and "ls-files" in call][0]
     assert git_call[-2:] == ["--", os.path.join("oracle_enclave", "serve_oracle.sh")]
 
 
