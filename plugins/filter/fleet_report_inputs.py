@@ -2,12 +2,12 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The fleet_report role's preflight filter; the rules are in ``plugins/plugin_utils/fleet_report_inputs.py``."""
+"""The fleet_report role's preflight and probe filters; the logic is in ``plugins/plugin_utils/fleet_report_inputs.py``."""
 
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_inputs import input_errors
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_inputs import input_errors, probe_arguments
 
 
 def fleet_report_input_errors(settings):
@@ -18,8 +18,17 @@ def fleet_report_input_errors(settings):
     return input_errors(settings)
 
 
+def fleet_report_probe_arguments(group_names, settings):
+    """The kinds, image paths and services enclave_info probes on a host in ``group_names``."""
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError("opencontracts.enclave.fleet_report_probe_arguments: expects a dictionary of settings, "
+                                 "got %r" % type(settings).__name__)
+    return probe_arguments(list(group_names or []), settings)
+
+
 class FilterModule(object):
-    """The fleet_report role's preflight filter."""
+    """The fleet_report role's preflight and probe filters."""
 
     def filters(self):
-        return {"fleet_report_input_errors": fleet_report_input_errors}
+        return {"fleet_report_input_errors": fleet_report_input_errors,
+                "fleet_report_probe_arguments": fleet_report_probe_arguments}

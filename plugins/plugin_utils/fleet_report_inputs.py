@@ -2,7 +2,7 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The fleet_report role's input rules (controller only): every bad setting, one message each."""
+"""The fleet_report role's input rules and probe arguments (controller only)."""
 
 from collections.abc import Mapping, Sequence
 
@@ -53,3 +53,22 @@ def input_errors(settings):
     if lines is None or not 0 <= lines <= 200:
         errors.append("fleet_report_journal_lines must be 0-200 (got %r)" % (settings.get("fleet_report_journal_lines"),))
     return errors
+
+
+def probe_arguments(group_names, settings):
+    """What enclave_info probes on a host: ``{kinds, eif_paths, services}``.
+
+    The kinds are those whose group (``fleet_report_groups``) the host is in, every kind when it is
+    in none; the image paths are the installed then the served ones of those kinds (empty ones
+    left out), the services those of those kinds.
+    """
+    groups = settings.get("fleet_report_groups") or {}
+    kinds = [kind for kind, group in groups.items() if group in group_names] or list(groups)
+
+    def of_kinds(name):
+        values = settings.get(name) or {}
+        return [values[kind] for kind in kinds if values.get(kind)]
+
+    return {"kinds": kinds,
+            "eif_paths": of_kinds("fleet_report_eif_paths") + of_kinds("fleet_report_served_eif_paths"),
+            "services": of_kinds("fleet_report_services")}

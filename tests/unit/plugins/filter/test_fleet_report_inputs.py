@@ -61,3 +61,22 @@ def test_several_bad_values_are_all_named(defaults):
 def test_input_must_be_a_dictionary():
     with pytest.raises(AnsibleFilterError, match="expects a dictionary"):
         input_errors("fleet_report_hosts")
+
+
+probe_arguments = plugin.FilterModule().filters()["fleet_report_probe_arguments"]
+
+
+def test_probe_arguments_follow_the_host_groups(defaults):
+    assert probe_arguments(["oracles", "eu"], defaults) == {
+        "kinds": ["oracle"],
+        "eif_paths": ["/opt/opencontracts/oracle.eif",
+                      "/opt/opencontracts/enclave-protocol/oracle_enclave/oracle_enclave.eif"],
+        "services": ["opencontracts-oracle.service"]}
+
+
+def test_a_host_in_no_kind_group_is_probed_for_every_kind(defaults):
+    defaults["fleet_report_served_eif_paths"] = {"oracle": "", "registry": "/srv/registry.eif"}
+    probe = probe_arguments(["ungrouped"], defaults)
+    assert probe["kinds"] == ["oracle", "registry"]
+    assert probe["eif_paths"] == ["/opt/opencontracts/oracle.eif", "/opt/opencontracts/registry.eif", "/srv/registry.eif"]
+    assert probe["services"] == ["opencontracts-oracle.service", "opencontracts-registry.service"]
