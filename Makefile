@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The molecule hosts' image, tagged by the hash of its recipe.
 export MOLECULE_TEST_IMAGE := $(shell $(HARNESS)/build-image.sh --print-ref)
 
-.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep bench-enclave-build bench-sandbox changelog clean
+.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep bench-enclave-build bench-sandbox bench-roles changelog clean
 
 help:
 	@echo "make test       set up (apt packages, .venv, test image) and run every test level"
@@ -31,6 +31,7 @@ help:
 	@echo "make sandbox-clean   remove them"
 	@echo "make bench-sandbox   first converge, no-op and price-change runs of the sandbox (tests/bench/sandbox.sh)"
 	@echo "make bench-fleet     oracle.yml and status.yml on 1, 5 and 20 emulated hosts, before and after the fleet tuning (HOSTS=\"1 5\"; tests/bench/fleet.sh)"
+	@echo "make bench-roles     the roles' YAML and Jinja, and the tasks a no-op oracle.yml evaluates per sandbox host (tests/bench/roles.sh)"
 	@echo "make changelog  CHANGELOG.md from changelogs/ (antsibull-changelog; one fragment per change in changelogs/fragments/)"
 	@echo "make clean      remove .venv, caches and the test image"
 
@@ -87,6 +88,9 @@ sandbox-clean:
 
 bench-sandbox: $(VENV_STAMP) collection-link test-image
 	$(BENCH)/sandbox.sh
+
+bench-roles: $(VENV_STAMP) collection-link test-image
+	$(BENCH)/roles.sh
 
 # Fleet scale (docs/benchmarks.md): 1, 5 and 20 emulated hosts over SSH, the collection before the fleet
 # tuning with Ansible's defaults against this tree with ansible.cfg; HOSTS, MODES, ROUNDS and
