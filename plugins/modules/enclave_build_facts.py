@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: enclave_build_facts
 short_description: Report what the enclave_build role finds on a host, before it changes anything
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - One read-only look at a host for the role C(opencontracts.enclave.enclave_build) - the platform and the
     packages it lacks, whether the enclave source repository answers and which commit the pinned version names,

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: enclave_service_facts
 short_description: Read what an enclave service host has, compared with what the enclave_service role installs
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads, without changing anything, everything the internal role C(opencontracts.enclave.enclave_service) manages on
     a host, and compares it with what the role wants there, so that the role can skip its work with one C(when:) on

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: host_prep_facts
 short_description: Read what the role host_prep needs to decide on a Nitro Enclaves parent instance
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads, without changing anything, everything the role C(opencontracts.enclave.host_prep) decides on, in
     one call. The platform, which packages are missing, whether C(nitro-cli) is there, the service user and

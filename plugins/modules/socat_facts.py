@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: socat_facts
 short_description: Find a socat with VSOCK support, or say how the role socat gets one
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads, without changing anything, the socat binaries of the host (C(socat -h) lists C(VSOCK-CONNECT) when
     VSOCK support was compiled in, C(socat -V) tells the version), whether the distribution's package is
