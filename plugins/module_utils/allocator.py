@@ -250,3 +250,21 @@ def validate(topology, memory_mib, cpu_count=None, cpu_pool=None, host_reserved_
     if problems:
         raise AllocatorConfigError("; ".join(problems))
     return enclave_cpus
+
+
+def typed_config(values):
+    """Parsed allocator.yaml values as comparable types: memory and count as int, a pool as a CPU list.
+
+    A value that does not convert is kept as its text, so that it compares unequal to any wanted value.
+    """
+    out = {}
+    for key, value in values.items():
+        value = str(value)
+        if key in ("memory_mib", "cpu_count"):
+            out[key] = int(value) if value.isdigit() else value
+        elif key == "cpu_pool":
+            try:
+                out[key] = parse_cpulist(value)
+            except AllocatorConfigError:
+                out[key] = value
+    return out

@@ -373,21 +373,6 @@ def read_user(params, os_id):
     return user, groups
 
 
-def typed_config(values):
-    """allocator.yaml's values as comparable types (memory and count as int, a pool as a CPU list)."""
-    out = {}
-    for key, value in values.items():
-        value = str(value)
-        if key in ("memory_mib", "cpu_count"):
-            out[key] = int(value) if value.isdigit() else value
-        elif key == "cpu_pool":
-            try:
-                out[key] = alloc.parse_cpulist(value)
-            except alloc.AllocatorConfigError:
-                out[key] = value
-    return out
-
-
 def read_allocator(module, request, unit):
     """``{enclave_cpus, error, settled}`` of a reservation request."""
     result = {"enclave_cpus": [], "error": None, "settled": False}
@@ -426,7 +411,7 @@ def read_allocator(module, request, unit):
             values, problems = alloc.parse(config.read())
     except (IOError, OSError):
         values, problems = {}, ["unreadable"]
-    result["settled"] = not problems and typed_config(values) == wanted and unit["active"]
+    result["settled"] = not problems and alloc.typed_config(values) == wanted and unit["active"]
     return result
 
 

@@ -163,21 +163,6 @@ def host_topology(module):
     return allocator.Topology(allocator.parse_lscpu(out), memory_mib)
 
 
-def typed(values):
-    """Raw parser values -> the module's types (memory and count as int, pool normalised)."""
-    out = {}
-    for key, value in values.items():
-        value = str(value)
-        if key in ("memory_mib", "cpu_count"):
-            out[key] = int(value) if value.isdigit() else value
-        elif key == "cpu_pool":
-            try:
-                out[key] = allocator.parse_cpulist(value)
-            except allocator.AllocatorConfigError:
-                out[key] = value
-    return out
-
-
 def service_active(module):
     systemctl = module.get_bin_path("systemctl", required=True)
     rc, _out, _err = module.run_command([systemctl, "is-active", "--quiet", SERVICE], environ_update=C_LOCALE)
@@ -280,8 +265,8 @@ def main():
 
     before_values, problems = allocator.parse(before_text)
     result["repaired"] = problems
-    result["config"]["before"] = typed(before_values)
-    result["config"]["after"] = typed(wanted)
+    result["config"]["before"] = allocator.typed_config(before_values)
+    result["config"]["after"] = allocator.typed_config(wanted)
     file_changed = bool(problems) or result["config"]["before"] != result["config"]["after"]
 
     needs_restart = params["apply"] and (file_changed or not service_active(module))

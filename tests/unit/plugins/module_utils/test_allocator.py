@@ -118,3 +118,10 @@ def test_smt_off_host_accepts_odd_counts():
 
 def test_meminfo():
     assert allocator.parse_meminfo("MemTotal:       32505856 kB\nMemFree: 1 kB\n") == 31744
+
+
+def test_typed_config_compares_values_as_the_allocator_reads_them():
+    assert allocator.typed_config({"memory_mib": "11000", "cpu_pool": "3,1-2"}) == {"memory_mib": 11000, "cpu_pool": [1, 2, 3]}
+    # A value that does not convert stays text, so it never equals a wanted number.
+    assert allocator.typed_config({"cpu_count": "two"}) == {"cpu_count": "two"}
+    assert allocator.typed_config({"cpu_pool": "x-y"}) == {"cpu_pool": "x-y"}
