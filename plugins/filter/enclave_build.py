@@ -15,14 +15,14 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
 
-REPO_URL_RE = re.compile(r"^((https?|ssh|git|file)://\S+|[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:\S+|/\S+)$")
-REPO_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
-COMMIT_RE = re.compile(r"^[0-9a-fA-F]{40}$")
-PCR0_RE = re.compile(r"^[0-9a-fA-F]{96}$")
-SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
-PIP_INDEX_RE = re.compile(r"^(https?|file)://\S+$")
-ARTIFACT_URL_RE = re.compile(r"^(https?|ftp|file)://\S+[^/]$")
-DOCKER_URI_RE = re.compile(r"^[a-z0-9][a-zA-Z0-9._/:@-]*$")
+REPO_URL_RE = re.compile(r"^((https?|ssh|git|file)://\S+|[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:\S+|/\S+)\Z")
+REPO_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*\Z")
+COMMIT_RE = re.compile(r"^[0-9a-fA-F]{40}\Z")
+PCR0_RE = re.compile(r"^[0-9a-fA-F]{96}\Z")
+SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}\Z")
+PIP_INDEX_RE = re.compile(r"^(https?|file)://\S+\Z")
+ARTIFACT_URL_RE = re.compile(r"^(https?|ftp|file)://\S+[^/]\Z")
+DOCKER_URI_RE = re.compile(r"^[a-z0-9][a-zA-Z0-9._/:@-]*\Z")
 SUPPORTED_PLATFORMS = ("debian", "amazon2", "amazon2023")
 SYSTEM_FOLDERS = ("/", "/opt", "/usr", "/var", "/tmp", "/root", "/home")
 

@@ -15,16 +15,16 @@ import re
 SUPPORTED = ("debian", "amazon2", "amazon2023")
 SUPPORTED_TEXT = "Amazon Linux 2, Amazon Linux 2023, Debian and Ubuntu"
 URL = re.compile(r"^(https?|ftp|file)://")
-SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-CPU_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
-GROUP_NAME = re.compile(r"^[a-z_][a-z0-9_-]*$")
-USER_NAME = re.compile(r"^[a-z_][a-z0-9_.-]*[$]?$")
-PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:-]*$")
-RUSTUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-RUST_TARGET = re.compile(r"^[A-Za-z0-9_.-]+$")
-VERSION = re.compile(r"^\d+(\.\d+)+$")
+SHA256 = re.compile(r"^[0-9a-fA-F]{64}\Z")
+CPU_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*\Z")
+GROUP_NAME = re.compile(r"^[a-z_][a-z0-9_-]*\Z")
+USER_NAME = re.compile(r"^[a-z_][a-z0-9_.-]*[$]?\Z")
+PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:-]*\Z")
+RUSTUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+RUST_TARGET = re.compile(r"^[A-Za-z0-9_.-]+\Z")
+VERSION = re.compile(r"^\d+(\.\d+)+\Z")
 # Written into a shell profile inside double quotes: nothing the shell would expand or end the quote with.
-RUST_HOME = re.compile(r"^/[A-Za-z0-9._/-]*$")
+RUST_HOME = re.compile(r"^/[A-Za-z0-9._/-]*\Z")
 
 
 def _int(value):
@@ -167,7 +167,7 @@ def socat_input_errors(inputs, facts, host):
         errors.append("socat_source_sha256 must be 64 hex digits (got '%s')" % inputs.get("socat_source_sha256"))
     tarball = inputs.get("socat_source_tarball") or ""
     url = str(inputs.get("socat_source_url") or "")
-    if not tarball and not re.match(r"^(https?|ftp|file)://[^/]+/.*[^/]$", url):
+    if not tarball and not re.match(r"^(https?|ftp|file)://[^/]+/.*[^/]\Z", url):
         errors.append("socat_source_url must be an http(s)/ftp/file URL of a file (got '%s') unless socat_source_tarball is set" % url)
     if tarball and inputs.get("socat_method", "auto") in ("auto", "source") and not os.path.isfile(tarball):
         errors.append("socat_source_tarball '%s' is not a file on the controller" % tarball)

@@ -281,3 +281,12 @@ def test_an_allow_list_without_the_images_pcr0_is_not_current():
     value = installed(record=json.loads(json.dumps(dict(unpermitted, **CONTEXT))))
     assert current(value, image=unpermitted) is True
     assert current(value, image=unpermitted, allowed=[PCR0]) is False
+
+
+# `$` matches before a trailing line break; a version or URL is matched to its very end.
+@pytest.mark.parametrize("changes", [
+    {"enclave_build_repo_version": COMMIT + "\n"},
+    {"enclave_build_repo_url": "file:///srv/git/enclave-protocol.git\n"},
+])
+def test_a_trailing_line_break_is_refused(changes):
+    assert len(errors(**changes)) == 1

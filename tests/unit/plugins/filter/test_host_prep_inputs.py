@@ -211,3 +211,14 @@ def test_socat_a_problem_found_on_the_host_and_an_unsupported_system():
 
 def test_the_filters_are_registered():
     assert set(inputs.FilterModule().filters()) == {"host_prep_input_errors", "socat_input_errors"}
+
+
+# `$` matches before a trailing line break; names and paths are matched to their very end.
+@pytest.mark.parametrize("changes", [
+    {"host_prep_enclave_user": "oracle\n"},
+    {"host_prep_enclave_groups": ["ne", "docker\n"]},
+    {"host_prep_packages": ["git\n"]},
+    {"host_prep_allocator_cpu_pool": "1,9\n"},
+])
+def test_a_trailing_line_break_is_refused(changes):
+    assert len(errors(**changes)) == 1
