@@ -24,7 +24,9 @@
 #              tuned     "after": the repository's ansible.cfg with this working tree (or REV)
 #              NAME      a variant, tests/bench/fleet/variants/NAME.env: a line `config: baseline`,
 #                        `config: tuned` or `config: <file>.cfg`, then ANSIBLE_*=VALUE lines laid over it
-#                        (environment variables take precedence over ansible.cfg); a variant that names
+#                        (environment variables take precedence over ansible.cfg); a line `code: <commit>`
+#                        runs the collection as committed there (modes, not VARIANTS: each mode converges
+#                        its own containers); a variant that names
 #                        ANSIBLE_STRATEGY_PLUGINS under .cache/bench-fleet/mitogen gets Mitogen installed
 #                        there first (optional, never needed by the collection)
 #
@@ -90,8 +92,11 @@ fi
 
 # Point code, the sandbox helpers and Ansible at the collection a mode runs.
 use_code() {
-    local tree="$default_tree"
-    if [[ "$(mode_config "$1")" == "$repo/tests/bench/fleet/baseline.cfg" ]]; then
+    local tree="$default_tree" rev
+    rev="$(mode_code "$1")"
+    if [[ -n "$rev" ]]; then
+        tree="$(export_tree "$rev")"
+    elif [[ "$(mode_config "$1")" == "$repo/tests/bench/fleet/baseline.cfg" ]]; then
         tree="$baseline_tree"
     fi
     export ANSIBLE_COLLECTIONS_PATH="$tree"
@@ -165,6 +170,13 @@ mode_config() {
         *.cfg) [[ -f "$name" ]] || die "mode $1: no configuration file $name"; echo "$name" ;;
         *) die "mode $1: no configuration '$name' (baseline, tuned, or tests/bench/fleet/variants/$name.env)" ;;
     esac
+}
+
+# The commit a variant's `code: <commit>` line names (empty: the mode's default code).
+mode_code() {
+    local variant="$repo/tests/bench/fleet/variants/${1#*-}.env"
+    [[ -f "$variant" ]] || return 0
+    sed -n 's/^code: *//p' "$variant"
 }
 
 mode_env_args() {
