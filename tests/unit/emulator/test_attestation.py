@@ -65,7 +65,7 @@ def test_document_verifies_with_the_collection(emu):
 
 
 def test_document_has_the_nsm_layout(emu):
-    raw, _ = make_document(emu)
+    raw = make_document(emu)[0]
     structure = cbor2.loads(raw)  # untagged: a plain array of four
     assert isinstance(structure, list) and len(structure) == 4
     protected, unprotected, payload, signature = structure
@@ -94,7 +94,7 @@ def test_debug_mode_document_fails_as_debug_mode(emu):
 
 
 def test_not_under_the_aws_root(emu):
-    raw, _ = make_document(emu)
+    raw = make_document(emu)[0]
     with pytest.raises(attestation.AttestationError) as caught:
         attestation.verify(raw, [PCRS[0]])
     assert caught.value.check == "chain"
@@ -126,7 +126,7 @@ def test_ca_is_made_once_with_private_keys(emu):
 def test_concurrent_first_use_makes_one_ca(emu):
     procs = [subprocess.Popen([sys.executable, "-c", SCRIPT, json.dumps({"pcrs": PCRS, "module_id": ENCLAVE_ID})],
                               cwd=EMULATOR_DIR, env=emu.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for _ in range(4)]
+             for _index in range(4)]
     documents = []
     for proc in procs:
         out, err = proc.communicate(timeout=60)

@@ -186,7 +186,7 @@ def test_no_pcr0(ca):
 
 
 def test_signed_by_another_key(ca):
-    _, certificate = ca.leaf()
+    certificate = ca.leaf()[1]
     stranger = builder.new_key()
     payload = cbor2.dumps(builder.payload_map(ca, certificate, ca.now))
     error = failure(builder.sign1(payload, stranger), ca)
@@ -324,7 +324,7 @@ def test_garbage_cbor(ca, raw, check):
 
 
 def test_payload_not_cbor(ca):
-    key, _ = ca.leaf()
+    key = ca.leaf()[0]
     error = failure(builder.sign1(b"\xff\xfe", key), ca)
     assert error.check == "format" and "payload is not valid CBOR" in str(error)
 
