@@ -55,7 +55,7 @@ options:
   reference:
     description:
       - PCR1 and PCR2 values the operator expects (for example those of a host whose image the protocol accepts), as a
-        dictionary with the keys C(PCR1) and C(PCR2) (case-insensitive). Unlike O(expected) they never fail the check:
+        dictionary with the keys C(PCR1) and C(PCR2) (case-insensitive). Unlike O(expected) they never fail the check -
         when PCR0 is refused they say which part of the image differs (RV(differs)) - PCR1 covers the kernel, its
         command line and the first ramdisk, which come from the Nitro CLI's blobs; PCR2 the later ramdisks, the docker
         image.
