@@ -118,8 +118,7 @@ def joined_chunks(paths, chunk_size=CHUNK_SIZE):
     for path in paths:
         try:
             with open(path, "rb") as handle:
-                for chunk in iter(lambda: handle.read(chunk_size), b""):
-                    yield chunk
+                yield from iter(lambda: handle.read(chunk_size), b"")
         except (IOError, OSError) as exc:
             raise ImageTarError("cannot read %s: %s" % (path, exc))
 
@@ -204,8 +203,7 @@ class _Recorder(object):
         if self._buffer:
             yield self._buffer
             self._buffer = b""
-        for chunk in self._chunks:
-            yield chunk
+        yield from self._chunks
 
 
 def _wrapped_member(member):
@@ -228,8 +226,7 @@ def archive_chunks(paths, chunk_size=CHUNK_SIZE):
 
     def again():
         yield first
-        for chunk in joined:
-            yield chunk
+        yield from joined
 
     chunks = gunzip_chunks(again()) if first[:2] == GZIP_MAGIC else again()
     recorder = _Recorder(chunks)
@@ -245,13 +242,11 @@ def archive_chunks(paths, chunk_size=CHUNK_SIZE):
         recorder.recorded = []
         handle = archive.extractfile(member)
         try:
-            for chunk in iter(lambda: handle.read(chunk_size), b""):
-                yield chunk
+            yield from iter(lambda: handle.read(chunk_size), b"")
         except (tarfile.TarError, EOFError) as exc:
             raise ImageTarError("%s in %s is cut short: %s" % (member.name, ", ".join(paths), exc))
         return
-    for chunk in recorder.rest():
-        yield chunk
+    yield from recorder.rest()
 
 
 def _drain(stream, sink):

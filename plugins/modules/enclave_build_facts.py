@@ -533,9 +533,9 @@ def check_contract(params, checkout, tars):
         for name in entry.get("settings") or []:
             count = len(assigned.get(name, []))
             if count != 1:
+                lines_word = "line" if count < 2 else "lines"
                 differences.append({
-                    "what": "%s has %s top-level %s= line%s" % (path, "no" if count == 0 else count, name,
-                                                                 "s" if count > 1 else ""),
+                    "what": "%s has %s top-level %s= %s" % (path, "no" if count == 0 else count, name, lines_word),
                     "variable": entry.get("settings_variable") or variable})
         body = "\n".join(lines)
         unmentioned = [word for word in entry.get("mentions") or [] if word not in body]
