@@ -99,6 +99,13 @@ def _input_errors(settings, host, platform, distribution, play_hosts, controller
         yield ("enclave_build_permitted_pcr0.%s must be a non-empty list of PCR0 values (96 hex digits each, the "
                "values the protocol permits); got %s" % (kind, "nothing" if allow_list is None else allow_list))
 
+    for name in ("enclave_build_expected_pcr1", "enclave_build_expected_pcr2"):
+        references = get(name)
+        reference = references.get(kind) if isinstance(references, dict) else None
+        if not isinstance(references, dict) or (reference not in (None, "") and not PCR0_RE.match(_text(reference).strip())):
+            yield ("%s must map a kind to a reference value (96 hex digits) or nothing; got %s"
+                   % (name, ("%s: %s" % (kind, reference)) if isinstance(references, dict) else references))
+
     for name in ("enclave_build_timeout", "enclave_build_async_poll"):
         if not _positive(get(name)):
             yield "%s must be a whole number of seconds, at least 1; got %s" % (name, get(name))

@@ -23,6 +23,8 @@ PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:-]*\Z")
 RUSTUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 RUST_TARGET = re.compile(r"^[A-Za-z0-9_.-]+\Z")
 VERSION = re.compile(r"^\d+(\.\d+)+\Z")
+# A package version to pin: upstream version, optionally with the distribution's release (1.2.2, 1.2.2-1.amzn2023).
+PACKAGE_VERSION = re.compile(r"^\d+(\.\d+)+(-[A-Za-z0-9.+~_]+)?\Z")
 # Written into a shell profile inside double quotes: nothing the shell would expand or end the quote with.
 RUST_HOME = re.compile(r"^/[A-Za-z0-9._/-]*\Z")
 
@@ -138,6 +140,10 @@ def host_prep_input_errors(inputs, facts, host):
     packages = list(inputs.get("host_prep_packages") or []) + list(inputs.get("host_prep_packages_extra") or [])
     if not _names(packages, PACKAGE_NAME):
         errors.append("host_prep_packages and host_prep_packages_extra must be package names (got %s)" % packages)
+    pin = inputs.get("host_prep_nitro_cli_version") or ""
+    if pin and not PACKAGE_VERSION.match(str(pin)):
+        errors.append("host_prep_nitro_cli_version must be empty (any version) or a package version such as 1.2.2 or"
+                      " 1.2.2-1.amzn2023 (got '%s')" % pin)
     if (facts.get("platform") or {}).get("platform") == "debian":
         errors += _nitro_cli_errors(inputs, facts, host)
     service_user = facts.get("user") or {}

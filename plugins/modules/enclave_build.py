@@ -83,6 +83,19 @@ options:
     description: Build even when the existing EIF is up to date.
     type: bool
     default: false
+  image_tars:
+    description:
+      - Published image tars to C(docker load) before anything else; one entry per archive, each a dict with C(files),
+        the archive's files (absolute paths) in the order they are joined, and optionally C(name) for messages (the
+        entries of M(opencontracts.enclave.enclave_build_facts)' C(tars.archives) fit as they are).
+      - The files are joined in order (the protocol's C(split) parts), decompressed when gzip, unwrapped when the archive
+        is a tar holding the image tar (the protocol's C(tar -czf - X.tar)), and streamed into C(docker load) - never
+        held in memory or written to the disk joined.
+      - After loading, O(docker_uri) must be in docker's image store, else the module fails and names what was loaded.
+      - Loads in check mode are reported (RV(loaded)) but not done.
+    type: list
+    elements: dict
+    default: []
 extends_documentation_fragment:
   - opencontracts.enclave.attributes
 attributes:
@@ -231,6 +244,12 @@ record:
     size: 3254747136
     build_seconds: 412.7
     built_at: "2024-05-02T10:31:07Z"
+loaded:
+  description: The C(Loaded image) lines of C(docker load), one per archive of O(image_tars) loaded in this run.
+  returned: always
+  type: list
+  elements: str
+  sample: ["Loaded image: oracle_enclave:latest"]
 nitro_cli_error:
   description: The first C(Enn) code nitro-cli reported (the cause), when the build failed with one.
   returned: on nitro-cli failure
@@ -260,6 +279,11 @@ from ansible_collections.opencontracts.enclave.plugins.module_utils.eif import (
     EifError,
     measure,
     normalize_pcr,
+)
+from ansible_collections.opencontracts.enclave.plugins.module_utils.image_tars import (
+    ImageTarError,
+    archive_chunks,
+    docker_load,
 )
 from ansible_collections.opencontracts.enclave.plugins.module_utils.nitro_cli import (
     NitroCliError,
@@ -359,6 +383,38 @@ def docker_image_id(module, reference):
     if not isinstance(image_id, str) or not image_id:
         return None, "docker image inspect %s printed no image ID" % reference
     return image_id, None
+
+
+def archive_files(params):
+    """[(label, files)] of O(image_tars); raise BuildError on an entry that is not one."""
+    archives = []
+    for index, entry in enumerate(params["image_tars"]):
+        files = entry.get("files")
+        if not isinstance(files, list) or not files or not all(isinstance(name, str) and name for name in files):
+            raise BuildError("image_tars[%d] needs files, a list of the archive's files in order; got %r" % (index, entry))
+        problem = entry.get("problem")
+        if problem:
+            raise BuildError("image_tars[%d] (%s) cannot be loaded: %s" % (index, entry.get("name") or files[0], problem))
+        archives.append((entry.get("name") or os.path.basename(files[0]), files))
+    return archives
+
+
+def load_image_tars(module, params, archives):
+    """Stream every archive into docker load; the lines docker printed. Raise BuildError."""
+    docker = module.get_bin_path("docker", required=False)
+    if not docker:
+        raise BuildError("docker is not installed on this host: the image tars cannot be loaded")
+    loaded = []
+    for label, files in archives:
+        missing = [name for name in files if not os.path.isfile(name)]
+        if missing:
+            raise BuildError("%s: %s not there" % (label, ", ".join(missing)))
+        try:
+            lines = docker_load(docker, archive_chunks(files), environ=dict(os.environ, **C_LOCALE))
+        except ImageTarError as exc:
+            raise BuildError("loading %s (%s) failed: %s" % (label, ", ".join(os.path.basename(name) for name in files), exc))
+        loaded += [line for line in lines if line.startswith("Loaded image")]
+    return loaded
 
 
 def measure_eif(module, path):
@@ -569,6 +625,7 @@ def main():
             timeout=dict(type="int", default=3600),
             artifacts_dir=dict(type="path"),
             force=dict(type="bool", default=False),
+            image_tars=dict(type="list", elements="dict", default=[]),
         ),
         required_together=[("signing_certificate", "private_key")],
         supports_check_mode=True,
@@ -577,7 +634,7 @@ def main():
     output = params["output_file"]
     record_path = (os.path.abspath(output) if output else "") + RECORD_SUFFIX
     result = dict(changed=False, built=False, reasons=[], eif_path=output, record_path=record_path, measurements={},
-                  matched_pcr0=None, size=None, image_id=None, build_seconds=0.0, record=None)
+                  matched_pcr0=None, size=None, image_id=None, build_seconds=0.0, record=None, loaded=[])
 
     if not params["docker_uri"] or not params["docker_uri"].strip() or any(ch.isspace() for ch in params["docker_uri"]):
         module.fail_json(msg="docker_uri must be a docker image reference such as oracle_enclave:latest, got %r" % params["docker_uri"], **result)
@@ -592,6 +649,16 @@ def main():
 
     try:
         check_inputs(module, params)
+        archives = archive_files(params)
+        if archives and module.check_mode:
+            result.update(changed=True, loaded=["(would load %s)" % label for label, dummy in archives])
+        elif archives:
+            result.update(changed=True, loaded=load_image_tars(module, params, archives))
+            loaded_id, dummy = docker_image_id(module, params["docker_uri"])
+            if loaded_id is None:
+                raise BuildError("the image tars loaded %s, not %s: docker_uri must name the image the tars hold"
+                                 % (", ".join(line.split(": ", 1)[-1] for line in result["loaded"]) or "nothing docker named",
+                                    params["docker_uri"]))
         image_id, image_problem = docker_image_id(module, params["docker_uri"])
         if image_problem and not module.check_mode and not params["docker_dir"]:
             raise BuildError("cannot ask docker for the image %s: %s. Hint: start docker (systemctl start docker) and make sure "

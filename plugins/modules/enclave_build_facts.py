@@ -70,6 +70,28 @@ options:
     description: The folder of O(tars), relative to O(repo_dir).
     type: str
     default: ""
+  tars_are_parts:
+    description:
+      - Whether O(tars) are the consecutive parts of one archive, joined in the order given.
+      - When false (the default) each name of O(tars) is a published image tar found in any form the protocol
+        stores it in - C(<name>.tar), C(<name>.tar.gz), or the parts C(<name>.tar.gzaa), C(<name>.tar.gzab), ...
+        of C(split)'s default suffixes (RV(tars.archives)).
+    type: bool
+    default: false
+  tars_variable:
+    description: The variable that names O(tars), for the messages of RV(contract).
+    type: str
+    default: tars
+  contract:
+    description:
+      - What the roles rely on in the checkout, checked at C(HEAD)'s work tree (RV(contract)); each entry names the
+        variable that adapts it.
+      - C(path) (required) a file relative to O(repo_dir) that must be a regular file; C(variable) (required) the
+        variable to change when upstream differs; C(settings) names that must each have exactly one top-level
+        C(NAME=) line in it; C(mentions) words the file is expected to contain (a difference is only a note).
+    type: list
+    elements: dict
+    default: []
   docker_image:
     description: Method tars - the docker image the tars hold; its ID is compared with the last load's.
     type: str
@@ -252,12 +274,29 @@ tars:
   type: dict
   contains:
     blobs:
-      description: Tar file name to its git blob ID at C(HEAD), for the tars the checkout has.
+      description: File name to its git blob ID at C(HEAD), for every file of RV(tars.archives).
       type: dict
+    archives:
+      description:
+        - One entry per archive to load - C(name) (of O(tars)), C(form) (C(tar), C(tar.gz), C(parts), or null when not
+          found), C(files) (absolute paths, in the order they are joined) and C(problem) (why it cannot be loaded, or
+          null).
+      type: list
+      elements: dict
     missing:
-      description: The names of O(tars) that are not in the checkout at C(HEAD) (or all, without git or checkout).
+      description: The names of O(tars) that are not in the checkout at C(HEAD) in any form (or all, without git or checkout).
       type: list
       elements: str
+    problems:
+      description: One sentence per archive that cannot be loaded (not found, a part missing, an LFS pointer).
+      type: list
+      elements: str
+    lfs:
+      description:
+        - C(pointers) - files of RV(tars.archives) that are git LFS pointer files in the work tree (not pulled);
+          C(declared) - whether the checkout's attributes give them C(filter=lfs) (C(git lfs pull) fetches them);
+          C(installed) - whether C(git lfs) works on this host.
+      type: dict
     image_id:
       description: The ID of O(docker_image) as docker reports it, or empty (no docker, no such image).
       type: str
@@ -267,6 +306,23 @@ tars:
           loaded - no C(docker load) is needed.
       type: bool
   sample: {blobs: {oracle_enclave.tar: 5716ca5987cbf97d6bb54920bea6adde242d87e6}, missing: [], image_id: "sha256:1f2e", loaded: true}
+contract:
+  description:
+    - The differences between the checkout and what the roles rely on (O(contract), and the image tars of O(tars)), one
+      entry per difference - C(what) (a sentence), C(variable) (the variable that adapts it) and C(message) (both in
+      one sentence). Empty when the checkout has everything, or there is no checkout.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - what: oracle_enclave/serve_oracle.sh has no top-level PRICE= line
+      variable: oracle_service_append_missing
+      message: oracle_enclave/serve_oracle.sh has no top-level PRICE= line (adapt oracle_service_append_missing)
+contract_notes:
+  description: Smaller differences worth a warning (a script that does not mention a name of O(contract)'s C(mentions)).
+  returned: always
+  type: list
+  elements: str
 up_to_date:
   description:
     - Whether the role has nothing to do before the build - no package missing, the checkout current, no settings set
@@ -283,7 +339,7 @@ import re
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.opencontracts.enclave.plugins.module_utils import host_state
+from ansible_collections.opencontracts.enclave.plugins.module_utils import host_state, image_tars, serve_script
 
 COMMIT_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 # git never waits for credentials, and looking never takes the index lock.
@@ -376,19 +432,69 @@ def describe_image(eif_path, record_path):
             "record": record if isinstance(record, dict) else None}
 
 
-def describe_tars(module, git, params, checkout):
-    """Method tars: the tars' blob IDs at HEAD, docker's image ID, and whether the last load matches both."""
-    names = [posixpath.basename(path) for path in params["tars"]]
-    paths = [posixpath.join(params["tars_folder"], path) for path in params["tars"]]
+def head_listing(module, git, repo_dir, folder):
+    """File name to git blob ID for the files of ``folder`` at HEAD."""
+    spec = folder.rstrip("/") + "/" if folder else "."
+    listed = git_output(module, git, repo_dir, ["ls-tree", "HEAD", "--", spec]) or ""
     blobs = {}
-    if paths and git is not None and checkout["exists"]:
-        # `git ls-tree` prints "<mode> blob <id>TAB<path>" for each path it has.
-        listed = git_output(module, git, params["repo_dir"], ["ls-tree", "HEAD", "--"] + paths) or ""
-        for line in listed.splitlines():
-            meta, dummy, path = line.partition("\t")
-            fields = meta.split()
-            if len(fields) == 3 and fields[1] == "blob":
-                blobs[posixpath.basename(path)] = fields[2]
+    for line in listed.splitlines():
+        meta, dummy, path = line.partition("\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[1] == "blob":
+            blobs[posixpath.basename(path)] = fields[2]
+    return blobs
+
+
+def describe_lfs(module, git, repo_dir, paths):
+    """``{pointers, declared, installed}`` for the files ``paths`` (relative to ``repo_dir``)."""
+    pointers = []
+    for path in paths:
+        head = read_regular(os.path.join(repo_dir, path), limit=image_tars.LFS_POINTER_MAX)
+        if head is not None and image_tars.is_lfs_pointer(head):
+            pointers.append(path)
+    declared = False
+    if pointers:
+        # `git check-attr` prints "<path>: filter: lfs" for each path .gitattributes gives to LFS.
+        attributes = git_output(module, git, repo_dir, ["check-attr", "filter", "--"] + pointers) or ""
+        declared = all(line.endswith(": filter: lfs") for line in attributes.splitlines()) and bool(attributes.strip())
+    rc, dummy_out, dummy_err = module.run_command([git, "lfs", "version"], environ_update=GIT_ENVIRONMENT)
+    return {"pointers": pointers, "declared": declared, "installed": rc == 0}
+
+
+def describe_tars(module, git, params, checkout):
+    """Method tars: the archives in the checkout, their blob IDs, docker's image ID, and whether the last load matches."""
+    folder = params["tars_folder"]
+    listing = {}
+    if params["tars"] and git is not None and checkout["exists"]:
+        listing = head_listing(module, git, params["repo_dir"], folder)
+    if params["tars_are_parts"]:
+        absent = [name for name in params["tars"] if name not in listing]
+        found = [{"name": params["tars"][0] if params["tars"] else "", "form": None if absent else "parts",
+                  "files": list(params["tars"]),
+                  "problem": "%s not there" % ", ".join(absent) if absent else None}] if params["tars"] else []
+    else:
+        found = [image_tars.find_archive(listing, name) for name in params["tars"]]
+    blobs = {}
+    for archive in found:
+        for name in archive["files"]:
+            if name in listing:
+                blobs[name] = listing[name]
+    relative = [posixpath.join(folder, name) for archive in found for name in archive["files"] if name in listing]
+    lfs = describe_lfs(module, git, params["repo_dir"], relative) if relative else {
+        "pointers": [], "declared": False, "installed": False}
+    problems = []
+    archives = []
+    for archive in found:
+        problem = archive["problem"]
+        pointed = [name for name in archive["files"] if posixpath.join(folder, name) in lfs["pointers"]]
+        if problem is None and pointed:
+            problem = "%s %s git LFS pointer file%s, not the image (%s)" % (
+                ", ".join(pointed), "is a" if len(pointed) == 1 else "are", "" if len(pointed) == 1 else "s",
+                "git lfs pull fetches it" if lfs["declared"] else "the checkout does not declare them for git LFS")
+        if problem:
+            problems.append("%s: %s" % (archive["name"], problem))
+        archives.append({"name": archive["name"], "form": archive["form"], "problem": problem,
+                         "files": [os.path.join(params["repo_dir"], folder, name) for name in archive["files"]]})
     image_id = ""
     docker = module.get_bin_path("docker") if params["docker_image"] else None
     if docker:
@@ -403,8 +509,44 @@ def describe_tars(module, git, params, checkout):
         except ValueError:
             last = None
     last = last if isinstance(last, dict) else {}
-    return {"blobs": blobs, "missing": [name for name in names if name not in blobs], "image_id": image_id,
+    return {"blobs": blobs, "archives": archives, "problems": problems, "lfs": lfs,
+            "missing": [archive["name"] for archive in found if archive["form"] is None and archive["problem"]],
+            "image_id": image_id,
             "loaded": bool(image_id) and last.get("tars") == blobs and last.get("image_id") == image_id}
+
+
+def check_contract(params, checkout, tars):
+    """(differences, notes): what the checkout lacks of O(contract) and O(tars)."""
+    differences, notes = [], []
+    if not checkout["exists"]:
+        return differences, notes
+    for index, entry in enumerate(params["contract"]):
+        path, variable = entry.get("path"), entry.get("variable")
+        if not isinstance(path, str) or not path or not isinstance(variable, str):
+            raise ValueError("contract[%d] needs a path and a variable (strings), got %r" % (index, entry))
+        text = read_regular(os.path.join(params["repo_dir"], path), limit=1 << 20)
+        if text is None:
+            differences.append({"what": "%s is not in the checkout" % path, "variable": variable})
+            continue
+        lines = text.decode("utf-8", "replace").splitlines()
+        assigned = serve_script.find_assignments(lines)
+        for name in entry.get("settings") or []:
+            count = len(assigned.get(name, []))
+            if count != 1:
+                lines_word = "line" if count < 2 else "lines"
+                differences.append({
+                    "what": "%s has %s top-level %s= %s" % (path, "no" if count == 0 else count, name, lines_word),
+                    "variable": entry.get("settings_variable") or variable})
+        body = "\n".join(lines)
+        unmentioned = [word for word in entry.get("mentions") or [] if word not in body]
+        if unmentioned:
+            notes.append("%s does not mention %s: upstream may have renamed them (%s)"
+                         % (path, ", ".join(unmentioned), variable))
+    for problem in tars["problems"]:
+        differences.append({"what": problem, "variable": params["tars_variable"]})
+    for difference in differences:
+        difference["message"] = "%s (adapt %s)" % (difference["what"], difference["variable"])
+    return differences, notes
 
 
 def gather(module, params):
@@ -427,6 +569,7 @@ def gather(module, params):
     facts["settings_set_aside"] = os.path.isfile(patch)
     facts["installed_image"] = describe_image(params["eif_path"], params["record_path"] or params["eif_path"] + ".json")
     facts["tars"] = describe_tars(module, git, params, facts["checkout"])
+    facts["contract"], facts["contract_notes"] = check_contract(params, facts["checkout"], facts["tars"])
     facts["up_to_date"] = (not facts["packages_missing"] and facts["checkout"]["current"]
                            and facts["checkout"]["requirements_installed"] and not facts["settings_set_aside"])
     return facts
@@ -445,6 +588,9 @@ def main():
             record_path=dict(type="path"),
             tars=dict(type="list", elements="str", default=[]),
             tars_folder=dict(type="str", default=""),
+            tars_are_parts=dict(type="bool", default=False),
+            tars_variable=dict(type="str", default="tars"),
+            contract=dict(type="list", elements="dict", default=[]),
             docker_image=dict(type="str"),
             load_record=dict(type="path"),
             packages=dict(type="dict", default={}),
@@ -456,7 +602,11 @@ def main():
     if bad:
         module.fail_json(msg="packages: the value for %s must be a list of package names" % ", ".join(sorted(bad)),
                          changed=False)
-    module.exit_json(changed=False, **gather(module, module.params))
+    try:
+        facts = gather(module, module.params)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    module.exit_json(changed=False, **facts)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,14 @@ options:
         has O(nitro_cli_package_sha256).
     type: str
     default: ""
+  nitro_cli_version:
+    description:
+      - The version the Nitro CLI packages (O(nitro_cli_packages)) must have - PCR0 depends on the CLI that builds the image.
+        Empty - any version.
+      - An installed version matches when it equals this or starts with it and C(-) (C(1.2.2) matches C(1.2.2-1.amzn2023)),
+        its epoch (C(1:)) aside.
+    type: str
+    default: ""
   nitro_cli_package_sha256:
     description: The SHA-256 of O(nitro_cli_package).
     type: str
@@ -208,6 +216,21 @@ nitro_cli:
   type: dict
   contains:
     present: {description: "C(nitro-cli --version) works.", type: bool, sample: true}
+    installed_version:
+      description: The installed version of the first of O(nitro_cli_packages) (dpkg or rpm), or empty when not installed.
+      type: str
+      sample: 1.2.2-1.amzn2023
+    version_ok:
+      description: Whether O(nitro_cli_version) is empty or the installed version matches it.
+      type: bool
+      sample: true
+    pinned:
+      description:
+        - The package specifications to install when RV(nitro_cli.version_ok) is false - C(name=version) on Debian/Ubuntu,
+          C(name-version) on Amazon Linux; empty otherwise.
+      type: list
+      elements: str
+      sample: [aws-nitro-enclaves-cli-1.2.2, aws-nitro-enclaves-cli-devel-1.2.2]
     deb:
       description: The C(.deb) to install in this run, as C({source, sha256, name}); null when none.
       type: dict
@@ -355,6 +378,33 @@ def read_packages(module, params, platform, units):
     }
 
 
+def installed_version(module, platform, package):
+    """The installed version of ``package`` (dpkg or rpm), or ''."""
+    if platform == "debian":
+        rc, out, dummy_err = module.run_command(
+            ["dpkg-query", "--show", "--showformat=${db:Status-Abbrev}\t${Version}\n", "--", package],
+            environ_update=host_state.C_LOCALE)
+        status, dummy, version = out.partition("\t")
+        return version.strip() if rc == 0 and status.startswith("ii") else ""
+    if platform in ("amazon2", "amazon2023"):
+        rc, out, dummy_err = module.run_command(["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\n", "--", package],
+                                                environ_update=host_state.C_LOCALE)
+        return out.strip() if rc == 0 else ""
+    return ""
+
+
+def version_matches(installed, wanted):
+    """Whether the package version ``installed`` is the pinned ``wanted`` (epoch aside, any release)."""
+    version = installed.split(":", 1)[1] if ":" in installed.split("-", 1)[0] else installed
+    return version == wanted or version.startswith(wanted + "-")
+
+
+def pinned_specs(platform, packages, version):
+    """The package manager's way to name ``packages`` at ``version``."""
+    separator = "=" if platform == "debian" else "-"
+    return ["%s%s%s" % (name, separator, version) for name in packages]
+
+
 def read_user(params, os_id):
     name = params["user"] or (params["default_users"] or {}).get(os_id, "")
     entry = host_state.passwd_entry(name) if name else {"exists": False, "shell": None}
@@ -474,6 +524,7 @@ def main():
                                     default=["aws-nitro-enclaves-cli", "aws-nitro-enclaves-cli-devel"]),
             nitro_cli_package=dict(type="str", default=""),
             nitro_cli_package_sha256=dict(type="str", default=""),
+            nitro_cli_version=dict(type="str", default=""),
             package_cache_dir=dict(type="path", default="/var/cache/opencontracts-enclave"),
             user=dict(type="str", default=""),
             default_users=dict(type="dict", default={"amazon": "ec2-user", "debian": "admin", "ubuntu": "ubuntu"}),
@@ -506,7 +557,17 @@ def main():
     packages = read_packages(module, params, name, units)
     user, groups = read_user(params, platform["os_id"])
     nitro_cli_path = module.get_bin_path("nitro-cli")
-    nitro_cli = {"present": bool(nitro_cli_path) and command_works(module, [nitro_cli_path, "--version"]), "deb": None}
+    nitro_cli = {"present": bool(nitro_cli_path) and command_works(module, [nitro_cli_path, "--version"]), "deb": None,
+                 "installed_version": "", "version_ok": True, "pinned": []}
+    cli_packages = params["nitro_cli_packages"] or []
+    if cli_packages and name != "unsupported":
+        nitro_cli["installed_version"] = installed_version(module, name, cli_packages[0])
+    if params["nitro_cli_version"]:
+        nitro_cli["version_ok"] = version_matches(nitro_cli["installed_version"], params["nitro_cli_version"])
+        if not nitro_cli["version_ok"]:
+            # Debian/Ubuntu have only the CLI package (the operator's .deb or a repository's).
+            names = cli_packages[:1] if name == "debian" else cli_packages
+            nitro_cli["pinned"] = pinned_specs(name, names, params["nitro_cli_version"])
     fetch = []
     if name == "debian" and params["nitro_cli_package"]:
         deb = {"source": params["nitro_cli_package"], "sha256": params["nitro_cli_package_sha256"].lower(),
@@ -527,7 +588,8 @@ def main():
             fetch.append({"source": rust["rustup_init"]["url"], "sha256": str(rust["rustup_init"].get("sha256", "")).lower(),
                           "name": "rustup-init-" + platform["architecture"]})
 
-    work_packages = bool(packages["missing"] or packages["extras_missing"] or nitro_cli["deb"] or params["upgrade"])
+    work_packages = bool(packages["missing"] or packages["extras_missing"] or nitro_cli["deb"] or params["upgrade"]
+                         or nitro_cli["pinned"])
     docker_up = units["docker"]["enabled"] and units["docker"]["active"]
     # Managed allocator: enabled at boot (the reservation starts it); otherwise only started.
     allocator_ok = units["allocator"]["enabled"] if params["allocator"] else units["allocator"]["active"]

@@ -52,6 +52,24 @@ options:
       - C(PCR8) only exists for signed images; expecting it for an unsigned image fails.
       - When both O(allowed_pcr0) and O(expected) are given, both must be satisfied.
     type: dict
+  reference:
+    description:
+      - PCR1 and PCR2 values the operator expects (for example those of a host whose image the protocol accepts), as a
+        dictionary with the keys C(PCR1) and C(PCR2) (case-insensitive). Unlike O(expected) they never fail the check -
+        when PCR0 is refused they say which part of the image differs (RV(differs)) - PCR1 covers the kernel, its
+        command line and the first ramdisk, which come from the Nitro CLI's blobs; PCR2 the later ramdisks, the docker
+        image.
+    type: dict
+  build_environment:
+    description:
+      - When PCR0 is refused, also report what built the image on this host (RV(build_environment)) - the output of
+        C(nitro-cli --version) and the SHA-256 of each file in O(blobs_path). PCR0 depends on both.
+    type: bool
+    default: false
+  blobs_path:
+    description: The Nitro CLI's blobs (kernel, its command line, init, nsm.ko), used with O(build_environment).
+    type: path
+    default: /usr/share/nitro_enclaves/blobs
   require_crc:
     description:
       - Fail when the CRC stored in the EIF header does not match the file's content (a corrupt or modified file).
@@ -139,6 +157,24 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+differs:
+  description:
+    - When PCR0 is refused and O(reference) is given, the names among C(PCR1) and C(PCR2) whose measured value is not
+      the reference's, with RV(explanation) saying what that part of the image is.
+  returned: when PCR0 is refused and O(reference) is given
+  type: list
+  elements: str
+  sample: [PCR1]
+explanation:
+  description: When PCR0 is refused, PCR1 and PCR2 and what a difference in each means, in one sentence.
+  returned: when PCR0 is refused
+  type: str
+  sample: "PCR1 bcdf05... (kernel, command line, init: the Nitro CLI's blobs) differs from the reference ..."
+build_environment:
+  description: With O(build_environment), when PCR0 is refused - C(nitro_cli_version) (or null) and C(blobs), file name to SHA-256.
+  returned: when PCR0 is refused and O(build_environment) is true
+  type: dict
+  sample: {nitro_cli_version: "Nitro CLI 1.2.2", blobs: {bzImage: 3a1f..., init: 77c0...}}
 verified:
   description: Whether every check passed. Always false in a failed result.
   returned: always
@@ -248,6 +284,7 @@ enclave:
     cpu_count: 2
 """
 
+import hashlib
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -295,6 +332,19 @@ def normalize_inputs(params):
     return allowed, expected
 
 
+def normalize_reference(values):
+    """The reference PCR1 / PCR2 values, upper-case names and lowercase hex; raise ValueError."""
+    reference = {}
+    for key, value in (values or {}).items():
+        name = str(key).strip().upper()
+        if name not in ("PCR1", "PCR2"):
+            raise ValueError("reference has an unknown key %r: use PCR1, PCR2" % (key,))
+        if value in (None, ""):
+            continue
+        reference[name] = normalize_pcr(value if isinstance(value, str) else str(value), "reference.%s" % name)
+    return reference
+
+
 def file_facts(measurement):
     return {
         "measurements": dict(measurement.measurements),
@@ -326,6 +376,60 @@ def compare(subject, measurements, allowed, expected):
         elif measured != expected[name]:
             problems.append("%s of %s differs: expected %s, measured %s" % (name, subject, expected[name], measured))
     return matched, problems
+
+
+PARTS = {"PCR1": "the kernel, its command line and init: the Nitro CLI's blobs",
+         "PCR2": "the application: the docker image"}
+
+
+def explain_refusal(measurements, reference):
+    """(differs or None, explanation) for a refused PCR0: PCR1 and PCR2, and which differs from ``reference``."""
+    differs = None if not reference else [name for name in ("PCR1", "PCR2")
+                                          if name in reference and measurements.get(name) != reference[name]]
+    words = []
+    for name in ("PCR1", "PCR2"):
+        text = "%s %s (%s)" % (name, measurements.get(name, "not measured"), PARTS[name])
+        if reference and name in reference:
+            text += " equals the reference" if name not in differs else " differs from the reference %s" % reference[name]
+        words.append(text)
+    explanation = "; ".join(words)
+    if differs == ["PCR1"]:
+        explanation += ". Only PCR1 differs: the image was built with other Nitro CLI blobs (another Nitro CLI version)"
+    elif differs == ["PCR2"]:
+        explanation += ". Only PCR2 differs: the docker image is not the published one"
+    elif differs:
+        explanation += ". Both differ: other Nitro CLI blobs and another docker image"
+    return differs, explanation
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def describe_build_environment(module, blobs_path):
+    """``{nitro_cli_version, blobs}``: what builds images on this host."""
+    version = None
+    binary = module.get_bin_path("nitro-cli")
+    if binary:
+        rc, out, err = module.run_command([binary, "--version"], environ_update={"LANG": "C", "LC_ALL": "C"})
+        version = (out or err).strip() if rc == 0 else None
+    blobs = {}
+    try:
+        names = sorted(os.listdir(blobs_path))
+    except OSError:
+        names = []
+    for name in names:
+        path = os.path.join(blobs_path, name)
+        if os.path.isfile(path):
+            try:
+                blobs[name] = sha256_of(path)
+            except (IOError, OSError):
+                blobs[name] = None
+    return {"nitro_cli_version": version, "blobs": blobs}
 
 
 def verify_file(path, allowed, expected, require_crc):
@@ -407,6 +511,9 @@ def main():
             allowed_pcr0=dict(type="list", elements="str"),
             expected=dict(type="dict"),
             require_crc=dict(type="bool", default=True),
+            reference=dict(type="dict"),
+            build_environment=dict(type="bool", default=False),
+            blobs_path=dict(type="path", default="/usr/share/nitro_enclaves/blobs"),
         ),
         mutually_exclusive=[("eif_path", "enclave_name", "enclave_id")],
         required_one_of=[("eif_path", "enclave_name", "enclave_id"), ("allowed_pcr0", "expected")],
@@ -415,6 +522,7 @@ def main():
     params = module.params
     try:
         allowed, expected = normalize_inputs(params)
+        reference = normalize_reference(params["reference"])
     except ValueError as exc:
         module.fail_json(msg=str(exc), changed=False, verified=False, matched_pcr0=None)
 
@@ -426,7 +534,21 @@ def main():
     except VerificationError as exc:
         result = dict(exc.extra)
         result.setdefault("matched_pcr0", None)
-        module.fail_json(msg=exc.msg, changed=False, verified=False, **result)
+        msg = exc.msg
+        if allowed is not None and result.get("measurements", {}).get("PCR0") and result["matched_pcr0"] is None:
+            differs, explanation = explain_refusal(result["measurements"], reference)
+            result["explanation"] = explanation
+            msg += ". " + explanation
+            if differs is not None:
+                result["differs"] = differs
+            if params["build_environment"]:
+                environment = describe_build_environment(module, params["blobs_path"])
+                result["build_environment"] = environment
+                msg += ". Built with %s; blobs in %s: %s" % (
+                    environment["nitro_cli_version"] or "no working nitro-cli", params["blobs_path"],
+                    ", ".join("%s %s" % (name, (digest or "unreadable")[:16]) for name, digest in environment["blobs"].items())
+                    or "none")
+        module.fail_json(msg=msg, changed=False, verified=False, **result)
 
     module.exit_json(changed=False, verified=True, **facts)
 

@@ -75,6 +75,12 @@ def test_the_role_defaults_with_a_pinned_commit_are_valid():
     ({"enclave_build_permitted_pcr0": {}},
      ["enclave_build_permitted_pcr0.oracle must be a non-empty list of PCR0 values (96 hex digits each, the values "
       "the protocol permits); got nothing"]),
+    ({"enclave_build_expected_pcr1": {"oracle": PCR0[:-1]}},
+     ["enclave_build_expected_pcr1 must map a kind to a reference value (96 hex digits) or nothing; got oracle: %s"
+      % PCR0[:-1]]),
+    ({"enclave_build_expected_pcr2": PCR0},
+     ["enclave_build_expected_pcr2 must map a kind to a reference value (96 hex digits) or nothing; got %s" % PCR0]),
+    ({"enclave_build_expected_pcr1": {"oracle": PCR0, "registry": ""}}, []),
     ({"enclave_build_timeout": 0}, ["enclave_build_timeout must be a whole number of seconds, at least 1; got 0"]),
     ({"enclave_build_async_poll": "x"}, ["enclave_build_async_poll must be a whole number of seconds, at least 1; got x"]),
     ({"enclave_build_signing_certificate": "/etc/cert.pem"},

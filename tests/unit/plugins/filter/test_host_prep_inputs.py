@@ -222,3 +222,11 @@ def test_the_filters_are_registered():
 ])
 def test_a_trailing_line_break_is_refused(changes):
     assert len(errors(**changes)) == 1
+
+
+@pytest.mark.parametrize("pin, bad", [("", False), ("1.2.2", False), ("1.2.2-1.amzn2023", False), ("1.2.2-1", False),
+                                      ("latest", True), ("1.2.2; rm -rf /", True), ("1.2.2\n", True), ("1", True)])
+def test_a_pinned_nitro_cli_version_is_a_package_version(pin, bad):
+    message = ("host_prep_nitro_cli_version must be empty (any version) or a package version such as 1.2.2 or"
+               " 1.2.2-1.amzn2023 (got '%s')" % pin)
+    assert errors(host_prep_nitro_cli_version=pin) == ([message] if bad else [])

@@ -6,8 +6,10 @@ measurements that openssl computed for it, the way nitro-cli prints them. Failur
 nitro-cli stderr (``[ Enn ]`` blocks and exit statuses).
 """
 
+import hashlib
 import json
 import os
+import subprocess
 
 import pytest
 from ansible.module_utils import basic
@@ -372,3 +374,59 @@ def test_missing_inputs_only_warn_in_check_mode(work, warnings):
     result = build(work, FakeHost(), check_mode=True, docker_dir="/nonexistent/context")
     assert not result["failed"] and result["changed"]
     assert any("is not a folder" in warning for warning in warnings)
+
+
+def packed_parts(folder, part_size=40000):
+    """An image tar packed the protocol's way with the real tools: tar -czf - X | split -b N - X.tar.gz."""
+    folder.mkdir()
+    (folder / "manifest.json").write_text("[]")
+    (folder / "layer.bin").write_bytes(os.urandom(150000))
+    subprocess.run(["tar", "-cf", "oracle_enclave.tar", "manifest.json", "layer.bin"], cwd=str(folder), check=True)
+    subprocess.run("tar -czf - oracle_enclave.tar | split -b %d - oracle_enclave.tar.gz" % part_size, shell=True,
+                   cwd=str(folder), check=True)
+    parts = sorted(str(folder / name) for name in os.listdir(str(folder)) if name.startswith("oracle_enclave.tar.gz"))
+    return parts, hashlib.sha256((folder / "oracle_enclave.tar").read_bytes()).hexdigest()
+
+
+def test_split_parts_are_loaded_joined_then_built(work, monkeypatch):
+    parts, want = packed_parts(work / "tars")
+    assert len(parts) >= 2
+    fake = FakeHost(images={})
+    streamed = []
+
+    def docker_load(docker, chunks, environ=None):  # pylint: disable=unused-argument
+        streamed.append(hashlib.sha256(b"".join(chunks)).hexdigest())
+        fake.images["oracle_enclave:latest"] = IMAGE_A
+        return ["Loaded image: oracle_enclave:latest"]
+
+    monkeypatch.setattr(enclave_build, "docker_load", docker_load)
+    archive = {"name": "oracle_enclave.tar", "form": "parts", "files": parts, "problem": None}
+    # Check mode: reported, not loaded.
+    result = build(work, fake, check_mode=True, image_tars=[archive])
+    assert result["changed"] and result["loaded"] == ["(would load oracle_enclave.tar)"] and streamed == []
+    result = build(work, fake, image_tars=[archive])
+    assert not result["failed"], result["msg"]
+    assert streamed == [want]
+    assert result["loaded"] == ["Loaded image: oracle_enclave:latest"] and result["built"]
+    assert result["measurements"] == expected(IMAGE_A)
+
+
+def test_tars_that_hold_another_image_are_named(work, monkeypatch):
+    parts, dummy = packed_parts(work / "tars")
+    fake = FakeHost(images={})
+    monkeypatch.setattr(enclave_build, "docker_load",
+                        lambda docker, chunks, environ=None: [b"".join(chunks) and "Loaded image: registry_enclave:latest"])
+    result = build(work, fake, image_tars=[{"files": parts}])
+    assert result["failed"]
+    assert result["msg"] == ("the image tars loaded registry_enclave:latest, not oracle_enclave:latest: docker_uri must "
+                             "name the image the tars hold")
+    assert fake.builds() == 0
+
+
+def test_an_archive_with_a_problem_or_without_files_is_refused(work):
+    fake = FakeHost()
+    result = build(work, fake, image_tars=[{"name": "x.tar", "files": ["/x.tar.gzaa"], "problem": "x.tar.gzab is missing"}])
+    assert result["failed"] and result["msg"] == "image_tars[0] (x.tar) cannot be loaded: x.tar.gzab is missing"
+    result = build(work, fake, image_tars=[{"name": "x.tar"}])
+    assert result["failed"] and result["msg"].startswith("image_tars[0] needs files")
+    assert fake.builds() == 0

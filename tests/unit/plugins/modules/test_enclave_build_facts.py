@@ -46,6 +46,8 @@ class Git:
         assert argv[0] == "/usr/bin/git", argv
         assert kwargs["environ_update"]["GIT_TERMINAL_PROMPT"] == "0"
         assert kwargs["environ_update"]["GIT_OPTIONAL_LOCKS"] == "0"
+        if argv[1:3] == ["lfs", "version"]:
+            return self.answers.get("lfs", (1, "", "git: 'lfs' is not a git command. See 'git --help'.\n"))
         return self.answers[argv[1]]
 
 
@@ -253,8 +255,9 @@ def test_a_required_option_missing_fails_cleanly(host):
 
 BLOB = "5716ca5987cbf97d6bb54920bea6adde242d87e6"
 IMAGE_ID = "sha256:1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a7988"
-# `git ls-tree HEAD -- oracle_enclave/oracle_enclave.tar oracle_enclave/extra.tar` when only the first exists.
-LS_TREE = "100644 blob %s\toracle_enclave/oracle_enclave.tar\n" % BLOB
+# `git ls-tree HEAD -- oracle_enclave/`: the folder's files with their blob IDs.
+LS_TREE = ("100644 blob %s\toracle_enclave/oracle_enclave.tar\n"
+           "100755 blob 1111111111111111111111111111111111111111\toracle_enclave/tars2image.sh\n" % BLOB)
 
 
 def tars_args(root, **overrides):
@@ -267,10 +270,15 @@ def tars_args(root, **overrides):
 def test_tars_blobs_missing_names_and_the_docker_image(host):
     result, git = run(host, current_checkout(**{"ls-tree": (0, LS_TREE, ""), "docker": (0, IMAGE_ID + "\n", "")}),
                       **tars_args(host))
-    assert result["tars"] == {"blobs": {"oracle_enclave.tar": BLOB}, "missing": ["extra.tar"], "image_id": IMAGE_ID,
-                              "loaded": False}
+    tars = result["tars"]
+    assert tars["blobs"] == {"oracle_enclave.tar": BLOB} and tars["missing"] == ["extra.tar"]
+    assert tars["image_id"] == IMAGE_ID and tars["loaded"] is False
+    assert tars["archives"][0] == {"name": "oracle_enclave.tar", "form": "tar", "problem": None,
+                                   "files": [str(host / "enclave-protocol" / "oracle_enclave" / "oracle_enclave.tar")]}
+    assert tars["archives"][1]["form"] is None and "extra.tar.gzaa" in tars["archives"][1]["problem"]
+    assert len(tars["problems"]) == 1 and tars["problems"][0].startswith("extra.tar: none of extra.tar, extra.tar.gz")
     ls_tree = [argv for argv, dummy in git.calls if argv[1:2] == ["ls-tree"]][0]
-    assert ls_tree[2:] == ["HEAD", "--", "oracle_enclave/oracle_enclave.tar", "oracle_enclave/extra.tar"]
+    assert ls_tree[2:] == ["HEAD", "--", "oracle_enclave/"]
     inspect = [argv for argv, dummy in git.calls if argv[1:3] == ["image", "inspect"]][0]
     assert inspect[-2:] == ["--", "oracle_enclave:latest"]
 
@@ -292,5 +300,98 @@ def test_tars_loaded_when_the_last_load_matches_blobs_and_image(host):
 
 def test_no_tars_asked_for_reads_nothing_about_them(host):
     result, git = run(host, current_checkout())
-    assert result["tars"] == {"blobs": {}, "missing": [], "image_id": "", "loaded": False}
+    assert result["tars"] == {"blobs": {}, "archives": [], "problems": [], "missing": [], "image_id": "", "loaded": False,
+                              "lfs": {"pointers": [], "declared": False, "installed": False}}
+    assert result["contract"] == [] and result["contract_notes"] == []
     assert not [argv for argv, dummy in git.calls if argv[1:2] == ["ls-tree"] or argv[1:2] == ["image"]]
+
+
+SPLIT_TREE = "".join("100644 blob %s\toracle_enclave/oracle_enclave.tar.gz%s\n" % (str(index) * 40, suffix)
+                     for index, suffix in enumerate(["ab", "aa", "ac"]))
+
+
+def test_split_parts_are_found_in_order_with_their_blobs(host):
+    result, dummy = run(host, current_checkout(**{"ls-tree": (0, SPLIT_TREE, "")}),
+                        **tars_args(host, tars=["oracle_enclave.tar"]))
+    folder = host / "enclave-protocol" / "oracle_enclave"
+    assert result["tars"]["archives"] == [{
+        "name": "oracle_enclave.tar", "form": "parts", "problem": None,
+        "files": [str(folder / ("oracle_enclave.tar.gz" + suffix)) for suffix in ("aa", "ab", "ac")]}]
+    assert sorted(result["tars"]["blobs"]) == ["oracle_enclave.tar.gzaa", "oracle_enclave.tar.gzab", "oracle_enclave.tar.gzac"]
+    assert result["tars"]["problems"] == [] and result["contract"] == []
+
+
+def test_a_gap_in_the_parts_is_a_contract_difference(host):
+    tree = SPLIT_TREE.replace("oracle_enclave.tar.gzab", "oracle_enclave.tar.gzad")
+    result, dummy = run(host, current_checkout(**{"ls-tree": (0, tree, "")}),
+                        **tars_args(host, tars=["oracle_enclave.tar"], tars_variable="enclave_build_image_tars.oracle"))
+    what = ("oracle_enclave.tar: oracle_enclave.tar.gzab is missing: the parts are "
+            "oracle_enclave.tar.gzaa, oracle_enclave.tar.gzac, oracle_enclave.tar.gzad")
+    assert result["contract"] == [{"what": what, "variable": "enclave_build_image_tars.oracle",
+                                   "message": what + " (adapt enclave_build_image_tars.oracle)"}]
+
+
+def test_lfs_pointers_are_told_apart_and_whether_lfs_can_fetch_them(host):
+    folder = host / "enclave-protocol" / "oracle_enclave"
+    folder.mkdir()
+    pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize 3254747136\n" % ("ab" * 32)
+    (folder / "oracle_enclave.tar").write_text(pointer)
+    answers = current_checkout(**{"ls-tree": (0, LS_TREE, ""), "lfs": (0, "git-lfs/3.3.0\n", ""),
+                                  "check-attr": (0, "oracle_enclave/oracle_enclave.tar: filter: lfs\n", "")})
+    result, git = run(host, answers, **tars_args(host, tars=["oracle_enclave.tar"]))
+    assert result["tars"]["lfs"] == {"pointers": ["oracle_enclave/oracle_enclave.tar"], "declared": True, "installed": True}
+    assert result["tars"]["problems"] == [
+        "oracle_enclave.tar: oracle_enclave.tar is a git LFS pointer file, not the image (git lfs pull fetches it)"]
+    check_attr = [argv for argv, dummy in git.calls if argv[1:2] == ["check-attr"]][0]
+    assert check_attr[2:] == ["filter", "--", "oracle_enclave/oracle_enclave.tar"]
+    # Not declared for LFS: said so.
+    answers["check-attr"] = (0, "oracle_enclave/oracle_enclave.tar: filter: unspecified\n", "")
+    result, dummy = run(host, answers, **tars_args(host, tars=["oracle_enclave.tar"]))
+    assert result["tars"]["lfs"]["declared"] is False
+    assert "does not declare them for git LFS" in result["tars"]["problems"][0]
+    # The real image (pulled) is no pointer.
+    (folder / "oracle_enclave.tar").write_bytes(b"manifest.json" + b"\0" * 2000)
+    result, dummy = run(host, answers, **tars_args(host, tars=["oracle_enclave.tar"]))
+    assert result["tars"]["lfs"]["pointers"] == [] and result["tars"]["problems"] == []
+
+
+SERVE_SCRIPT = """#!/bin/sh
+PROVIDER=<---the Ethereum address that should get your rewards-->
+REGISTRY=
+PRICE=$(cat price.txt)
+PRICE=1
+  NO_DEMAND_TIMEOUT=
+nitro-cli run-enclave --eif-path oracle_enclave.eif
+"""
+
+
+def test_contract_names_each_difference_and_its_variable(host):
+    folder = host / "enclave-protocol" / "oracle_enclave"
+    folder.mkdir()
+    (folder / "serve_oracle.sh").write_text(SERVE_SCRIPT)
+    (folder / "tars2image.sh").write_text("docker load -i oracle_enclave.tar\n")
+    contract = [
+        {"path": "oracle_enclave/serve_oracle.sh", "variable": "oracle_service_script",
+         "settings": ["PROVIDER", "REGISTRY", "PRICE", "NO_DEMAND_TIMEOUT"], "settings_variable": "oracle_service_append_missing"},
+        {"path": "oracle_enclave/tars2image.sh", "variable": "enclave_build_tars_script",
+         "mentions": ["oracle_enclave", "oracle_enclave:latest"]},
+        {"path": "oracle_enclave/build.sh", "variable": "enclave_build_source_script"},
+        {"path": "ec2_instance/requirements.txt", "variable": "enclave_build_requirements_file"},
+    ]
+    result, dummy = run(host, current_checkout(), contract=contract)
+    assert result["contract"][0]["message"] == ("oracle_enclave/serve_oracle.sh has 2 top-level PRICE= lines "
+                                                "(adapt oracle_service_append_missing)")
+    assert [dict((key, entry[key]) for key in ("what", "variable")) for entry in result["contract"]] == [
+        {"what": "oracle_enclave/serve_oracle.sh has 2 top-level PRICE= lines", "variable": "oracle_service_append_missing"},
+        {"what": "oracle_enclave/serve_oracle.sh has no top-level NO_DEMAND_TIMEOUT= line",
+         "variable": "oracle_service_append_missing"},
+        {"what": "oracle_enclave/build.sh is not in the checkout", "variable": "enclave_build_source_script"},
+    ]
+    assert result["contract_notes"] == [
+        "oracle_enclave/tars2image.sh does not mention oracle_enclave:latest: upstream may have renamed them "
+        "(enclave_build_tars_script)"]
+
+
+def test_a_contract_entry_without_a_variable_fails_clearly(host):
+    result, dummy = run(host, current_checkout(), contract=[{"path": "x"}])
+    assert result["failed"] and "contract[0] needs a path and a variable" in result["msg"]

@@ -32,8 +32,9 @@ AL2023 = dict(AL2, platform="amazon2023", distribution_version="2023")
 class FakeHost:
     """Answers like a host: ``installed`` package names, unit states, nitro-cli, lscpu and rustup."""
 
-    def __init__(self, installed=(), units=None, nitro_cli=True, toolchains=TOOLCHAINS, targets=TARGETS):
+    def __init__(self, installed=(), units=None, nitro_cli=True, toolchains=TOOLCHAINS, targets=TARGETS, versions=None):
         self.installed = set(installed)
+        self.versions = versions or {}  # package -> installed version
         self.units = units or {"docker.service": SHOW_UP, "nitro-enclaves-allocator.service": SHOW_UP}
         self.nitro_cli = nitro_cli
         self.toolchains = toolchains
@@ -42,6 +43,13 @@ class FakeHost:
 
     def __call__(self, module, argv, **kwargs):  # pylint: disable=unused-argument
         self.calls.append(list(argv))
+        if argv[0] == "dpkg-query" and argv[2] == "--showformat=${db:Status-Abbrev}\t${Version}\n":
+            name = argv[-1]
+            return (0, "ii \t%s\n" % self.versions[name], "") if name in self.versions else (
+                1, "", "dpkg-query: no packages found matching %s\n" % name)
+        if argv[0] == "rpm" and argv[2] == "--qf":
+            name = argv[-1]
+            return (0, self.versions[name] + "\n", "") if name in self.versions else (1, "package %s is not installed\n" % name, "")
         if argv[0] == "dpkg-query":
             names = argv[argv.index("--") + 1:]
             return 1, "".join("%s\tii \n" % name for name in names if name in self.installed), ""
@@ -107,7 +115,7 @@ def test_a_prepared_debian_host_has_no_work(host):
     result = run_module(host_prep_facts.main, args(host["tmp"]), commands=fake)
     assert not result["failed"] and not result["changed"]
     assert result["packages"] == {"wanted": EVERYTHING_DEBIAN, "missing": [], "extras_missing": [], "apt_lists_stale": False}
-    assert result["nitro_cli"] == {"present": True, "deb": None}
+    assert result["nitro_cli"] == {"present": True, "deb": None, "installed_version": "", "version_ok": True, "pinned": []}
     assert result["user"] == {"name": "oracle", "exists": True, "shell": "/bin/bash", "login": True,
                               "groups_missing": [], "joins_groups": False}
     assert result["groups"] == {"members": {"ne": ["oracle"], "docker": ["oracle"]}, "absent": []}
@@ -257,7 +265,7 @@ def test_the_cli_deb_is_wanted_until_its_copy_matches_and_nitro_cli_works(host):
     assert result["nitro_cli"]["deb"] is None and result["fetch"] == [] and not result["work"]["any"]
     # The copy alone does not say the CLI works.
     result = run_module(host_prep_facts.main, deb_args, commands=FakeHost(EVERYTHING_DEBIAN, nitro_cli=False))
-    assert result["nitro_cli"] == {"present": False, "deb": wanted}
+    assert result["nitro_cli"] == {"present": False, "deb": wanted, "installed_version": "", "version_ok": True, "pinned": []}
     # Another package (another checksum) is installed again.
     (host["tmp"] / "cache" / wanted["name"]).write_bytes(b"an older .deb\n")
     result = run_module(host_prep_facts.main, deb_args, commands=FakeHost(EVERYTHING_DEBIAN))
@@ -361,3 +369,24 @@ def test_source_name(source, name):
 def test_translate_keeps_order_drops_empty_and_duplicates():
     names = {"go": ["golang-go"], "python3-venv": [], "both": ["a", "b"]}
     assert host_prep_facts.translate(["go", "python3-venv", "both", "a"], ["b", "c"], names) == ["golang-go", "a", "b", "c"]
+
+
+@pytest.mark.parametrize("platform, installed, pin, ok, pinned", [
+    (AL2023, "1.2.2-1.amzn2023", "1.2.2", True, []),
+    (AL2023, "1.4.2-0.amzn2023", "1.2.2", False, ["aws-nitro-enclaves-cli-1.2.2", "aws-nitro-enclaves-cli-devel-1.2.2"]),
+    (AL2023, "1.2.20-1.amzn2023", "1.2.2", False, ["aws-nitro-enclaves-cli-1.2.2", "aws-nitro-enclaves-cli-devel-1.2.2"]),
+    (AL2023, "1.4.2-0.amzn2023", "", True, []),
+    (AL2023, None, "1.2.2", False, ["aws-nitro-enclaves-cli-1.2.2", "aws-nitro-enclaves-cli-devel-1.2.2"]),
+    (DEBIAN, "1:1.2.2-1", "1.2.2", True, []),
+    (DEBIAN, "1.3.0-1", "1.2.2-1", False, ["aws-nitro-enclaves-cli=1.2.2-1"]),
+])
+def test_a_pinned_nitro_cli_version_is_compared_and_named(host, platform, installed, pin, ok, pinned):
+    host["platform"] = dict(platform)
+    everything = EVERYTHING_DEBIAN + ["golang", "python3-devel", "docker", "aws-nitro-enclaves-cli",
+                                      "aws-nitro-enclaves-cli-devel"]
+    fake = FakeHost(installed=everything, versions={} if installed is None else {"aws-nitro-enclaves-cli": installed})
+    result = run_module(host_prep_facts.main, args(host["tmp"], nitro_cli_version=pin), commands=fake)
+    assert not result["failed"], result["msg"]
+    assert result["nitro_cli"]["installed_version"] == (installed or "")
+    assert result["nitro_cli"]["version_ok"] is ok and result["nitro_cli"]["pinned"] == pinned
+    assert result["work"]["packages"] is (not ok)

@@ -297,3 +297,70 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert result["failed"] is True and path in result["msg"] and "not a regular file" in result["msg"]
+
+
+# --------------------------------------------------------------------------
+# A refused PCR0 says more
+# --------------------------------------------------------------------------
+
+def test_refused_pcr0_reports_pcr1_and_pcr2(image):
+    path, pcrs = image
+    result = verify({"eif_path": path, "allowed_pcr0": [GUIDE_ORACLE]})
+    assert result["failed"]
+    assert "differs" not in result and "build_environment" not in result
+    for text in ("PCR1 " + pcrs["PCR1"], "PCR2 " + pcrs["PCR2"]):
+        assert text in result["msg"] and text in result["explanation"]
+
+
+@pytest.mark.parametrize("reference_keys, differs, says", [
+    (("pcr1",), ["PCR1"], "Only PCR1 differs: the image was built with other Nitro CLI blobs"),
+    (("PCR2",), ["PCR2"], "Only PCR2 differs: the docker image is not the published one"),
+    (("PCR1", "PCR2"), ["PCR1", "PCR2"], "Both differ"),
+])
+def test_refused_pcr0_names_the_part_that_differs(image, reference_keys, differs, says):
+    path, pcrs = image
+    # The reference is the measured value, except for the PCRs that should differ (another image's, EMPTY_PCR).
+    reference = {"PCR1": pcrs["PCR1"], "PCR2": pcrs["PCR2"]}
+    for key in reference_keys:
+        reference[key.upper()] = EMPTY_PCR
+    result = verify({"eif_path": path, "allowed_pcr0": [GUIDE_ORACLE],
+                     "reference": dict((key, reference[key.upper()]) for key in ("PCR1", "PCR2"))})
+    assert result["failed"] and result["differs"] == differs
+    assert says in result["msg"]
+
+
+def test_reference_that_matches_says_so_and_a_permitted_image_is_not_judged(image):
+    path, pcrs = image
+    reference = {"PCR1": pcrs["PCR1"], "PCR2": pcrs["PCR2"].upper()}
+    result = verify({"eif_path": path, "allowed_pcr0": [GUIDE_ORACLE], "reference": reference})
+    assert result["differs"] == [] and "PCR1 %s (the kernel, its command line and init: the Nitro CLI's blobs) equals " \
+        "the reference" % pcrs["PCR1"] in result["msg"]
+    # A permitted image passes whatever the reference says (it only explains a refusal).
+    result = verify({"eif_path": path, "allowed_pcr0": [pcrs["PCR0"]], "reference": {"PCR1": EMPTY_PCR}})
+    assert result["verified"] and "differs" not in result
+
+
+def test_bad_reference_fails_clearly(image):
+    path, dummy = image
+    result = verify({"eif_path": path, "allowed_pcr0": [GUIDE_ORACLE], "reference": {"PCR0": GUIDE_ORACLE}})
+    assert result["failed"] and result["msg"] == "reference has an unknown key 'PCR0': use PCR1, PCR2"
+    result = verify({"eif_path": path, "allowed_pcr0": [GUIDE_ORACLE], "reference": {"PCR1": "abc"}})
+    assert result["failed"] and result["msg"].startswith("reference.PCR1")
+
+
+def test_refused_pcr0_reports_the_nitro_cli_version_and_blobs(image, tmp_path):
+    path, dummy = image
+    blobs = tmp_path / "blobs"
+    blobs.mkdir()
+    (blobs / "bzImage").write_bytes(b"kernel")
+    (blobs / "cmdline").write_bytes(b"reboot=k panic=30")
+    commands = CommandRecorder({"": (0, "Nitro CLI 1.2.2\n", "")})  # nitro-cli --version
+    result = verify({"eif_path": path, "allowed_pcr0": [GUIDE_ORACLE], "build_environment": True, "blobs_path": str(blobs)},
+                    commands=commands)
+    # sha256 of b"kernel" and b"reboot=k panic=30", from coreutils' sha256sum.
+    kernel = "6923dd1bc0460082c5d55a831908c24a282860b7f1cd6c2b79cf1bc8857c639c"
+    assert result["build_environment"]["nitro_cli_version"] == "Nitro CLI 1.2.2"
+    assert sorted(result["build_environment"]["blobs"]) == ["bzImage", "cmdline"]
+    assert result["build_environment"]["blobs"]["bzImage"] == kernel
+    assert "Built with Nitro CLI 1.2.2; blobs in %s: bzImage %s" % (blobs, kernel[:16]) in result["msg"]
+    assert commands.calls[0][0][1:] == ["--version"]
