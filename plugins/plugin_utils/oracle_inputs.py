@@ -105,7 +105,8 @@ The allocator's CPU pool (:func:`allocator_pool_cpus`): ``host_prep_allocator_cp
 replaces ``host_prep_allocator_cpu_count`` as the number of CPUs the allocator reserves, so the
 enclave's CPU count is compared with the pool's CPUs. A pool is a CPU list as the role host_prep and
 the allocator accept it: CPU numbers and ascending ranges separated by commas, without spaces
-(``1,9``, ``2-3,10-11``), each CPU at most once. Empty (or null, false, 0) means no pool. A pool that
+(``1,9``, ``2-3,10-11``), each CPU at most once, none above 8191 (Linux's largest CPU number; checked
+before any range is counted). Empty (or null, false, 0) means no pool. A pool that
 is not such a list is one problem of its own, and the enclave's CPUs are then not compared with
 anything (what the allocator would reserve is unknown).
 
@@ -146,6 +147,13 @@ import re
 import sys
 
 from collections.abc import Mapping, Sequence
+
+from ansible_collections.opencontracts.enclave.plugins.module_utils.allocator import (
+    MAX_CPUS,
+    AllocatorConfigError,
+    CpuListBeyondError,
+    cpulist_ranges,
+)
 
 WEI_PER_OPN = 10 ** 18
 OPN_DECIMALS = 18
@@ -621,15 +629,12 @@ def allocator_pool_cpus(pool):
         pool = str(pool)
     if not isinstance(pool, str) or not _CPU_LIST_RE.match(pool):
         raise OracleInputError(CPU_POOL_MESSAGE)
-    ranges = []
-    for part in pool.split(","):
-        first, dummy, last = part.partition("-")
-        if len(first) > _MAX_DIGITS or len(last) > _MAX_DIGITS:
-            raise OracleInputError(CPU_POOL_MESSAGE)
-        start, end = int(first), int(last or first)
-        if end < start:
-            raise OracleInputError(CPU_POOL_MESSAGE)
-        ranges.append((start, end))
+    try:
+        ranges = cpulist_ranges(pool)
+    except CpuListBeyondError:
+        raise OracleInputError("%s; it names CPUs beyond %d, more than any host has" % (CPU_POOL_MESSAGE, MAX_CPUS - 1))
+    except AllocatorConfigError:
+        raise OracleInputError(CPU_POOL_MESSAGE)
     ranges.sort()
     if any(later[0] <= earlier[1] for earlier, later in zip(ranges, ranges[1:])):
         raise OracleInputError(CPU_POOL_MESSAGE)  # a CPU named twice

@@ -770,6 +770,15 @@ def test_bad_cpu_pools(pool):
     assert error_of(oi.allocator_pool_cpus, pool) == POOL_MESSAGE
 
 
+@pytest.mark.parametrize("pool", ["1-200000000", "8192", "9" * 5000, "1-" + "9" * 5000, "1,8190-8192"])
+def test_cpu_pools_beyond_any_host_are_refused(pool):
+    assert error_of(oi.allocator_pool_cpus, pool) == POOL_MESSAGE + "; it names CPUs beyond 8191, more than any host has"
+
+
+def test_the_largest_cpu_pool():
+    assert oi.allocator_pool_cpus("1-8191") == 8191
+
+
 def test_cpu_pool_wins_over_the_count():
     # The allocator reserves the pool's CPUs (1 and 5: two), not the count (8).
     host = dict(GOOD, host_prep_allocator_cpu_count=8, host_prep_allocator_cpu_pool="1,5", oracle_service_enclave_cpu_count=4)
