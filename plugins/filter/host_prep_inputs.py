@@ -12,11 +12,18 @@ Documented in ``host_prep_input_errors.yml`` and ``socat_input_errors.yml`` besi
 import os
 import re
 
+from ansible_collections.opencontracts.enclave.plugins.module_utils.allocator import (
+    MAX_CPUS,
+    AllocatorConfigError,
+    CpuListBeyondError,
+    cpulist_ranges,
+)
+
 SUPPORTED = ("debian", "amazon2", "amazon2023")
 SUPPORTED_TEXT = "Amazon Linux 2, Amazon Linux 2023, Debian and Ubuntu"
 URL = re.compile(r"^(https?|ftp|file)://")
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}\Z")
-CPU_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*\Z")
+CPU_LIST = re.compile(r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*\Z")
 GROUP_NAME = re.compile(r"^[a-z_][a-z0-9_-]*\Z")
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_.-]*[$]?\Z")
 PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:-]*\Z")
@@ -37,6 +44,11 @@ def _int(value):
         return int(str(value).strip())
     except (TypeError, ValueError):
         return None
+
+
+def _shorten(value, limit=20):
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _at_least(inputs, name, minimum):
@@ -62,8 +74,17 @@ def _allocator_errors(inputs, facts, host):
     errors = _at_least(inputs, "host_prep_allocator_memory_mib", 64)
     pool = inputs.get("host_prep_allocator_cpu_pool") or ""
     if pool:
-        if not CPU_LIST.match(str(pool)):
-            errors.append("host_prep_allocator_cpu_pool must be empty or a CPU list such as 1,9 or 2-3,10-11 (got '%s')" % pool)
+        try:
+            if not CPU_LIST.match(str(pool)):
+                raise AllocatorConfigError("not a CPU list")
+            # Bounded before a range is expanded or a number converted; the host's own CPUs are its facts'.
+            cpulist_ranges(pool)
+        except CpuListBeyondError:
+            errors.append("host_prep_allocator_cpu_pool names CPUs beyond %d, more than any host has (got '%s')"
+                          % (MAX_CPUS - 1, _shorten(pool)))
+        except AllocatorConfigError:
+            errors.append("host_prep_allocator_cpu_pool must be empty or a CPU list such as 1,9 or 2-3,10-11 (got '%s')"
+                          % _shorten(pool))
     else:
         errors += _at_least(inputs, "host_prep_allocator_cpu_count", 1)
     errors += _at_least(inputs, "host_prep_allocator_host_reserved_mib", 0)

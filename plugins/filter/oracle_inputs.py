@@ -7,7 +7,7 @@
 The rules live in ``plugins/plugin_utils/oracle_inputs.py`` (controller-side code); each
 filter is documented in the YAML file of its name beside this one (``opn_to_wei.yml``,
 ``wei_to_opn.yml``, ``eth_checksum_address.yml``, ``oracle_input_errors.yml``,
-``rollout_setting_errors.yml``).
+``oracle_serve_settings.yml``, ``rollout_setting_errors.yml``).
 """
 
 from ansible.errors import AnsibleFilterError
@@ -15,6 +15,7 @@ from ansible_collections.opencontracts.enclave.plugins.plugin_utils.oracle_input
     MissingKeccakLibrary,
     OracleInputError,
     format_opn,
+    oracle_serve_settings as settings_of,
     parse_price,
     to_checksum_address,
     validate_hosts,
@@ -61,6 +62,16 @@ def oracle_input_errors(hosts, eif_size=None, kind="oracle", defaults=None):
     return problems
 
 
+def oracle_serve_settings(values):
+    """The settings an oracle's serve script gets (PROVIDER, REGISTRY, PRICE, NO_DEMAND_TIMEOUT, extras), normalised."""
+    try:
+        return settings_of(values)
+    except OracleInputError as error:
+        raise AnsibleFilterError("opencontracts.enclave.oracle_serve_settings: %s" % error) from None
+    except MissingKeccakLibrary as error:
+        raise AnsibleFilterError("opencontracts.enclave.oracle_serve_settings: %s" % error) from None
+
+
 def rollout_setting_errors(hosts, kind="oracle"):
     """Every problem of the rollout settings the given hosts hold, one message per bad value: "<host>: <variable>: <why>"."""
     try:
@@ -78,5 +89,6 @@ class FilterModule(object):
             "wei_to_opn": wei_to_opn,
             "eth_checksum_address": eth_checksum_address,
             "oracle_input_errors": oracle_input_errors,
+            "oracle_serve_settings": oracle_serve_settings,
             "rollout_setting_errors": rollout_setting_errors,
         }

@@ -18,11 +18,39 @@ KEYS = ("memory_mib", "cpu_count", "cpu_pool")
 CPU_KEYS = ("cpu_count", "cpu_pool")
 DOCUMENT_START = "---"
 _KEY_RE = re.compile(r"^([-_a-zA-Z0-9]+)")
-_CPULIST_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+_CPULIST_RE = re.compile(r"[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*\Z", re.ASCII)
+# Linux numbers at most 8192 CPUs (the largest CONFIG_NR_CPUS): a CPU list is refused above CPU 8191
+# before any range in it is expanded, so "1-200000000" or a 5000-digit number is a message, not gigabytes
+# of memory or a ValueError from int().
+MAX_CPUS = 8192
 
 
 class AllocatorConfigError(ValueError):
     """A value or file the allocator would refuse; the message says why."""
+
+
+class CpuListBeyondError(AllocatorConfigError):
+    """A well-formed CPU list that names a CPU above the largest allowed; ``beyond`` lists the parts that do."""
+
+    def __init__(self, message, beyond):
+        super(CpuListBeyondError, self).__init__(message)
+        self.beyond = beyond
+
+
+def _shorten(text, limit=40):
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def format_cpulist(cpus):
+    """``[0, 1, 2, 5]`` -> ``'0-2,5'``."""
+    parts = []
+    for cpu in sorted(cpus):
+        if parts and parts[-1][1] == cpu - 1:
+            parts[-1][1] = cpu
+        else:
+            parts.append([cpu, cpu])
+    return ",".join(str(first) if first == last else "%d-%d" % (first, last) for first, last in parts)
 
 
 def parse(text):
@@ -126,20 +154,43 @@ def render(text, settings):
     return "\n".join(before + [DOCUMENT_START] + out) + "\n"
 
 
-def parse_cpulist(cpulist):
-    """``'2,3,6-9'`` -> ``[2, 3, 6, 7, 8, 9]``; raises AllocatorConfigError when malformed."""
+def cpulist_ranges(cpulist, max_cpu=MAX_CPUS - 1):
+    """``'2,3,6-9'`` -> ``[(2, 2), (3, 3), (6, 9)]``, without expanding the ranges.
+
+    Raises AllocatorConfigError when malformed or descending, and :class:`CpuListBeyondError` when a
+    CPU is above ``max_cpu``; the bound is checked on the digits before int(), so a huge number costs
+    nothing.
+    """
     text = str(cpulist).replace(" ", "")
     if not _CPULIST_RE.match(text):
-        raise AllocatorConfigError("cpu_pool %r is not a CPU list such as '2,3' or '2-5,10'" % (cpulist,))
-    cpus = []
+        raise AllocatorConfigError("cpu_pool %r is not a CPU list such as '2,3' or '2-5,10'" % (_shorten(cpulist),))
+    ranges = []
+    beyond = []
     for part in text.split(","):
         first, _sep, last = part.partition("-")
-        start, end = int(first), int(last or first)
-        if end < start:
-            raise AllocatorConfigError("cpu_pool %r has a descending range %r" % (cpulist, part))
+        bounds = []
+        for number in (first, last or first):
+            digits = number.lstrip("0") or "0"
+            bounds.append(int(digits) if len(digits) <= len(str(max_cpu)) else max_cpu + 1)
+        if bounds[1] > max_cpu or bounds[0] > max_cpu:
+            beyond.append(part)
+            continue
+        if bounds[1] < bounds[0]:
+            raise AllocatorConfigError("cpu_pool %r has a descending range %r" % (_shorten(cpulist), part))
+        ranges.append(tuple(bounds))
+    if beyond:
+        raise CpuListBeyondError("cpu_pool %r names CPUs beyond %d: %s; at most CPU %d" % (
+            _shorten(cpulist), max_cpu, _shorten(",".join(beyond)), max_cpu), beyond)
+    return ranges
+
+
+def parse_cpulist(cpulist, max_cpu=MAX_CPUS - 1):
+    """``'2,3,6-9'`` -> ``[2, 3, 6, 7, 8, 9]``; raises AllocatorConfigError when malformed or above ``max_cpu``."""
+    cpus = []
+    for start, end in cpulist_ranges(cpulist, max_cpu=max_cpu):
         cpus.extend(range(start, end + 1))
     if len(set(cpus)) != len(cpus):
-        raise AllocatorConfigError("cpu_pool %r names a CPU twice" % (cpulist,))
+        raise AllocatorConfigError("cpu_pool %r names a CPU twice" % (_shorten(cpulist),))
     return sorted(cpus)
 
 
@@ -228,16 +279,20 @@ def validate(topology, memory_mib, cpu_count=None, cpu_pool=None, host_reserved_
             for core in cores[:cpu_count // threads]:
                 enclave_cpus.extend(c for c, k in sorted(topology.cores_by_cpu.items()) if k == core)
     if cpu_pool is not None:
+        has = "it has %d CPUs, %s" % (len(topology.cpus), format_cpulist(topology.cpus))
         try:
-            pool = parse_cpulist(cpu_pool)
+            # Bounded by the host's highest CPU before a range is expanded.
+            pool = parse_cpulist(cpu_pool, max_cpu=max(topology.cpus))
+        except CpuListBeyondError as exc:
+            problems.append("cpu_pool names CPUs this host does not have: %s (%s)" % (_shorten(",".join(exc.beyond)), has))
         except AllocatorConfigError as exc:
             problems.append(str(exc))
         else:
             unknown = [cpu for cpu in pool if cpu not in topology.cores_by_cpu]
             parent = [cpu for cpu in pool if cpu in topology.parent_cpus]
             if unknown:
-                problems.append("cpu_pool names CPUs this host does not have: %s (it has %d CPUs)"
-                                % (",".join(map(str, unknown)), len(topology.cpus)))
+                problems.append("cpu_pool names CPUs this host does not have: %s (%s)"
+                                % (format_cpulist(unknown), has))
             if parent:
                 problems.append("cpu_pool contains %s: CPU 0 and its siblings (%s) stay with the parent instance"
                                 % (",".join(map(str, parent)), ",".join(map(str, topology.parent_cpus))))

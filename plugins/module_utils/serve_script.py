@@ -15,13 +15,20 @@ Rules:
   Indented assignments (inside ``if`` blocks or functions) are never touched.
 - A name assigned at top level more than once is ambiguous: :func:`apply_settings` refuses it
   instead of guessing which assignment counts.
-- The current value is the shell word right after ``=`` (quotes and backslashes resolved); what
-  follows that word on the line (a ``# comment``, ``; command``) is kept when the value is rewritten.
+- The current value is the shell word right after ``=`` (quotes and backslashes resolved); a
+  trailing ``# comment`` is kept when the value is rewritten.
 - A line whose word already means the wanted value is left exactly as it is (its quoting style
   included), so re-running changes nothing.
+- A line whose value is not one literal word (the provider guide's ``<---...-->`` placeholders,
+  ``$(...)``, backquotes, ``${X}``, an unbalanced quote, a trailing ``; command``) is rewritten
+  whole, ``NAME=value``, keeping a trailing comment only when it is outside every quote and
+  substitution. A line continued with a backslash, or starting a here-document, is refused with its
+  line number (rewriting it alone would leave the rest of the construct behind).
 - New values are written unquoted when they contain only safe characters, else in single quotes.
-- A name without a top-level assignment is an error, unless the caller lets it be appended (after
-  the last top-level assignment, or after the ``#!`` line) or marks it optional (then it is skipped).
+- A name without a top-level assignment is an error, unless the caller lets it be appended (at the
+  end of the leading block of assignments, see :func:`apply_settings`) or marks it optional (then it
+  is skipped).
+- Whether the result is valid shell is the caller's check (the module serve_settings runs ``sh -n``).
 
 Public API: :func:`apply_settings`, :func:`find_assignments`, :func:`shell_quote`,
 :func:`validate_name`, :func:`validate_value`, :class:`ServeScriptError` and :data:`NAME_RE`.
@@ -29,8 +36,8 @@ Public API: :func:`apply_settings`, :func:`find_assignments`, :func:`shell_quote
 
 import re
 
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SAFE_RE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+_SAFE_RE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+\Z")
 _WORD_END = " \t;&|<>()"
 _EXPANSION = "$`"
 
@@ -125,7 +132,58 @@ def _read_word(text):
     return text[:index], ("".join(value) if literal else None), text[index:]
 
 
-_ASSIGNMENT_RE = re.compile(r"^(export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+_ASSIGNMENT_RE = re.compile(r"^(export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
+
+
+def _split_comment(text):
+    """Split what follows ``NAME=`` into ``(code, comment, complete)``.
+
+    ``comment`` is the text from the whitespace before an unquoted ``#`` that starts a word, outside
+    any quote, backquote, ``$(...)`` or ``${...}``, to the end of the line (``""`` when there is none).
+    ``complete`` is False when a quote, backquote or parenthesis is still open at the end of the line:
+    the line cannot be read on its own, so no comment is separated from it.
+    """
+    index = 0
+    length = len(text)
+    stack = []  # the open constructs: "'", '"', "`", "(" or "{"
+    while index < length:
+        char = text[index]
+        top = stack[-1] if stack else None
+        if top == "'":
+            if char == "'":
+                stack.pop()
+            index += 1
+            continue
+        if char == "\\":
+            index += 2
+            continue
+        if top in ('"', "`") and char == top:
+            stack.pop()
+        elif top == "{" and char == "}":
+            stack.pop()
+        elif top == "(" and char == ")":
+            stack.pop()
+        elif char == "$" and index + 1 < length and text[index + 1] in "({":
+            stack.append(text[index + 1])
+            index += 1
+        elif top != '"' and char == "'":
+            stack.append("'")
+        elif char in '"`':
+            stack.append(char)
+        elif top == "(" and char == "(":
+            stack.append("(")
+        elif not stack and char == "#" and index > 0 and text[index - 1] in " \t":
+            start = index
+            while start > 0 and text[start - 1] in " \t":
+                start -= 1
+            return text[:start], text[start:], True
+        index += 1
+    return text, "", not stack
+
+
+def _continues(text):
+    """Whether a line ends with an unescaped backslash (the shell joins it with the next line)."""
+    return (len(text) - len(text.rstrip("\\"))) % 2 == 1
 
 
 def find_assignments(lines):
@@ -147,6 +205,34 @@ def _split_lines(text):
     return lines, newline, ends_with_newline
 
 
+def _leading_block_end(lines):
+    """Where ``missing: append`` inserts: after the leading block of top-level assignments.
+
+    The block is the run of single-line assignments (and comments) that follows the ``#!`` line and
+    the header's comments and blank lines; it ends at the first blank line or command. Without such a
+    block, the insertion point is before the script's first command. So an appended setting is never
+    placed after a command (such as ``nitro-cli run-enclave``) that should have seen it.
+    """
+    position = 0
+    while position < len(lines) and (not lines[position].strip() or lines[position].lstrip().startswith("#")):
+        position += 1
+    header_end = position
+    while position < len(lines):
+        line = lines[position]
+        match = _ASSIGNMENT_RE.match(line)
+        if match:
+            code, comment, complete = _split_comment(match.group(3))
+            if not complete or (not comment and _continues(code)) or "<<" in code:
+                break
+            position += 1
+            header_end = position
+        elif line.lstrip().startswith("#"):
+            position += 1
+        else:
+            break
+    return header_end
+
+
 def apply_settings(text, settings, missing="fail", optional=None):
     """Return ``(new_text, report)`` with every setting of ``settings`` applied to the script ``text``.
 
@@ -156,8 +242,10 @@ def apply_settings(text, settings, missing="fail", optional=None):
     says. ``report`` maps every name to ``{"before": value or None, "after": value or None,
     "line": 1-based line number or None, "status": "unchanged" | "changed" | "appended" | "absent"}``
     (``before`` is None when the assignment is missing or needs expansion; ``after`` is None for an
-    absent optional name). Raises :class:`ServeScriptError` for bad names or values, ambiguous
-    assignments, and missing names (all of them in one message).
+    absent optional name). Appended names go after the leading block of assignments
+    (:func:`_leading_block_end`), never after a command. Raises :class:`ServeScriptError` for bad
+    names or values, ambiguous assignments, missing names (all of them in one message), and lines that
+    cannot be rewritten safely (continued lines, here-documents: each with its line number).
     """
     if missing not in ("fail", "append"):
         raise ServeScriptError("missing must be fail or append, got %r" % (missing,))
@@ -186,6 +274,7 @@ def apply_settings(text, settings, missing="fail", optional=None):
 
     report = {}
     appended = []
+    refused = []
     for name, value in wanted:
         indexes = assignments.get(name)
         if not indexes:
@@ -196,21 +285,28 @@ def apply_settings(text, settings, missing="fail", optional=None):
             continue
         index = indexes[0]
         match = _ASSIGNMENT_RE.match(lines[index])
-        dummy, current, rest = _read_word(match.group(3))
+        code, comment, complete = _split_comment(match.group(3))
+        if not comment and _continues(code) or "<<" in code:
+            refused.append("line %d (%s) %s; edit that line by hand to a single NAME=value line" % (
+                index + 1, name, "continues on the next line (a backslash at its end)" if "<<" not in code
+                else "starts a here-document (<<)"))
+            continue
+        dummy, current, rest = _read_word(code)
+        if not complete or rest.strip():
+            # Not one shell word (the guide's placeholder, $(...), a trailing command, an open quote):
+            # the whole line is rewritten, keeping only a comment that could be separated from it.
+            current, rest = None, ""
+            comment = comment if complete else ""
         entry = {"before": current, "after": value, "line": index + 1, "status": "unchanged"}
         if current != value:
-            lines[index] = "%s%s=%s%s" % (match.group(1) or "", name, shell_quote(value), rest)
+            lines[index] = "%s%s=%s%s%s" % (match.group(1) or "", name, shell_quote(value), rest, comment)
             entry["status"] = "changed"
         report[name] = entry
+    if refused:
+        raise ServeScriptError("cannot rewrite safely: " + "; ".join(refused))
 
     if appended:
-        top_level = [i for indexes in assignments.values() for i in indexes]
-        if top_level:
-            position = max(top_level) + 1
-        elif lines and lines[0].startswith("#!"):
-            position = 1
-        else:
-            position = 0
+        position = _leading_block_end(lines)
         for offset, (name, value) in enumerate(appended):
             lines.insert(position + offset, "%s=%s" % (name, shell_quote(value)))
             report[name] = {"before": None, "after": value, "line": position + offset + 1, "status": "appended"}

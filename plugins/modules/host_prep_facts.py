@@ -113,7 +113,9 @@ options:
         description: Number of CPUs for enclaves (ignored when O(allocator.cpu_pool) is set).
         type: int
       cpu_pool:
-        description: A CPU list such as C(1,9) or C(2-3,10-11); empty for O(allocator.cpu_count).
+        description:
+          - A CPU list such as C(1,9) or C(2-3,10-11); empty for O(allocator.cpu_count).
+          - A CPU above the host's highest is reported in RV(allocator.error) before any range is expanded.
         type: str
         default: ""
       host_reserved_mib:

@@ -35,6 +35,7 @@ options:
   cpu_pool:
     description:
       - The exact CPUs to reserve, as a CPU list such as C(1,9) or C(2-3,10-11).
+      - A CPU above the host's highest is refused before any range is expanded.
       - Mutually exclusive with O(cpu_count).
     type: str
   path:

@@ -15,13 +15,22 @@ description:
   - Only top-level assignments are touched, lines starting in column 0 with C(NAME=) or C(export NAME=).
     Indented assignments (inside C(if) blocks or functions) are never changed.
   - The current value is the shell word after C(=), with quotes and backslashes resolved; a line whose word
-    already means the wanted value is left as it is, whatever its quoting. When a value changes, what followed
-    the word on the line (a C(# comment), C(; command)) is kept.
+    already means the wanted value is left as it is, whatever its quoting. When the value changes, a trailing
+    C(# comment) is kept.
+  - A line whose value is not one literal shell word is rewritten whole as C(NAME=value), keeping a trailing
+    C(# comment) only when it is safely separable. This covers the provider guide's placeholders
+    (C(PROVIDER=<---the Ethereum address that should get your rewards-->)), command substitutions (C($(cat f)),
+    backquotes), C(${X}) expansions, unbalanced quotes and a trailing command (C(PRICE=5; cmd) becomes C(PRICE=7)).
+  - A line that cannot be rewritten safely, one continued on the next line (a backslash at its end) or one
+    starting a here-document (C(<<)), fails the task with its line number and leaves the script as it was.
   - New values are written unquoted when they only contain letters, digits and C(_@%+=:,./-), otherwise in
     single quotes; an empty value is written as C(NAME=).
   - A name without a top-level assignment fails the task, naming every missing name, unless O(missing=append)
-    (the assignment is added after the script's last top-level assignment) or the name is in O(optional)
-    (it is skipped). A name assigned more than once at top level always fails (which one counts is a guess).
+    (the assignment is added to the script's leading block of assignments, never after a command) or the name
+    is in O(optional) (it is skipped). A name assigned more than once at top level always fails (which one
+    counts is a guess).
+  - The new script must pass C(/bin/sh -n) (in check mode too) before it replaces the file; otherwise the task
+    fails with the shell's message and the script stays as it was.
   - The file is replaced atomically and keeps its owner, group and mode.
 options:
   path:
@@ -33,7 +42,8 @@ options:
     description:
       - The assignments to make, variable name to value. Values are strings (an empty string means empty) or whole
         numbers; a line break in a value is refused.
-      - Names must be shell variable names (letters, digits and C(_), not starting with a digit).
+      - Names must be shell variable names (letters, digits and C(_), not starting with a digit; nothing else,
+        not even a line break at the end).
     type: dict
     required: true
   missing:
@@ -41,7 +51,10 @@ options:
       - What to do with a name of O(settings) that the script does not assign at top level.
       - V(fail) fails the task and changes nothing. Use it for settings the script is known to have, so that an
         upstream rename is noticed instead of silently adding a variable nothing reads.
-      - V(append) adds C(NAME=value) after the last top-level assignment (after the C(#!) line when there is none).
+      - V(append) adds C(NAME=value) after the last assignment of the script's leading block of assignments (the
+        one that follows the C(#!) line and the header's comments, up to the first blank line or command), or
+        before the first command when the script has no such block. So an appended setting never follows a
+        command such as C(nitro-cli run-enclave) that should have seen it.
     type: str
     choices: [fail, append]
     default: fail
@@ -65,6 +78,8 @@ attributes:
     details: Shows the script before and after.
 notes:
   - The script is read and written as UTF-8; its line endings (C(\n) or C(\r\n)) are kept.
+requirements:
+  - C(/bin/sh) on the managed host (for C(sh -n)).
 seealso:
   - module: ansible.builtin.lineinfile
     description: For one line at a time, without shell quoting rules.
@@ -105,7 +120,9 @@ settings:
   type: dict
   contains:
     before:
-      description: The value before (null when the script had no assignment, or its value needs expansion such as C($HOME)).
+      description:
+        - The value before (null when the script had no assignment, or its value is not one literal shell word,
+          such as C($HOME), C($(cat f)) or the guide's placeholder).
       type: str
     after:
       description: The value now (null for an optional name the script does not assign).
@@ -151,6 +168,9 @@ from ansible_collections.opencontracts.enclave.plugins.module_utils.serve_script
     apply_settings,
 )
 
+# Checks the result's syntax (-n: read, do not run) before it replaces the script.
+SHELL = "/bin/sh"
+
 
 def read_script(path):
     if not os.path.exists(path):
@@ -166,17 +186,30 @@ def read_script(path):
         raise ServeScriptError("%s is not UTF-8 text (%s)" % (path, exc))
 
 
-def write_script(module, path, text):
+def check_and_write(module, path, text, write, backup=False):
+    """Write ``text`` to a temporary file beside ``path``, check it with ``sh -n``, and (when ``write``) move it over ``path``.
+
+    Returns ``(problem, backup_file)``: sh's message when the text is not valid shell (``path`` is then
+    untouched, and no backup is made), else None; the backup's path when ``backup`` and written.
+    """
+    backup_file = None
     directory = os.path.dirname(path) or "."
     handle, temporary = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(to_bytes(text, encoding="utf-8"))
-        # atomic_move copies the destination's owner, group, mode and SELinux context.
-        module.atomic_move(temporary, path)
+        rc, out, err = module.run_command([SHELL, "-n", temporary])
+        if rc != 0:
+            return (err or out or "exit status %d" % rc).strip().replace(temporary, path), None
+        if write:
+            if backup:
+                backup_file = module.backup_local(path)
+            # atomic_move copies the destination's owner, group, mode and SELinux context.
+            module.atomic_move(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+    return None, backup_file
 
 
 def main():
@@ -212,13 +245,19 @@ def main():
     )
     if module._diff:
         result["diff"] = dict(before=before, after=after, before_header=path, after_header=path)
-    if changed and not module.check_mode:
-        if module.params["backup"]:
-            result["backup_file"] = module.backup_local(path)
+    if changed:
+        # The result must be valid shell before it replaces the script (in check mode too: a run that would
+        # fail should be seen failing).
         try:
-            write_script(module, path, after)
+            problem, backup_file = check_and_write(module, path, after, write=not module.check_mode,
+                                                   backup=module.params["backup"])
         except (IOError, OSError) as exc:
             module.fail_json(msg="cannot write %s: %s" % (path, to_text(exc)), changed=False)
+        if backup_file:
+            result["backup_file"] = backup_file
+        if problem:
+            module.fail_json(msg="%s: the script with these settings is not valid shell (%s -n: %s); it was left as it was"
+                             % (path, SHELL, problem), changed=False, settings=report)
     module.exit_json(**result)
 
 

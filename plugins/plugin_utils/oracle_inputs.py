@@ -68,13 +68,28 @@ REGISTRY (:func:`parse_registry`): the IP address of a registry, IPv4 or IPv6, a
 returned in the normalised form of :mod:`ipaddress` (IPv6 compressed and lowercase).
 Host names are refused (the oracle takes an IP; resolving it on the controller would
 pin whatever the resolver answers today), as are brackets, ports, networks, integers,
-the unspecified addresses (``0.0.0.0``, ``::``) and multicast addresses. Loopback is
-accepted (a registry on the same machine, in test set-ups).
+IPv6 zone IDs (``fe80::1%eth0``: Python accepts any text after ``%``, and a registry the
+fleet shares is not link-local), the unspecified addresses (``0.0.0.0``, ``::``) and
+multicast addresses. Loopback is accepted (a registry on the same machine, in test
+set-ups). The role writes the normalised form (:func:`oracle_serve_settings`), never
+the inventory's text.
 
 NO_DEMAND_TIMEOUT (:func:`parse_no_demand_timeout`): ``""`` (run forever) for None or
 an empty or blank string; otherwise a positive whole number of seconds, given as an int
-or a string of ASCII digits. Zero (ambiguous: "never wait" or "forever"?), negative
-numbers, floats, bools and units such as ``"1h"`` are refused.
+or a string of ASCII digits, at most :data:`MAX_NO_DEMAND_TIMEOUT` (31 days; a longer
+wait is a typo rather than a choice, and "forever" is the empty value). The result is
+the int, so ``"0012"`` is written as ``12``. Zero (ambiguous: "never wait" or
+"forever"?), negative numbers, floats, bools and units such as ``"1h"`` are refused.
+
+Extra settings (:func:`check_extra_settings`): ``oracle_service_extra_settings`` and
+``registry_service_extra_settings`` add ``NAME=value`` lines. Names must be shell names,
+values one-line strings or whole numbers, and the names a role writes from a validated
+variable (:data:`RESERVED_SETTINGS`: PROVIDER, REGISTRY, PRICE, NO_DEMAND_TIMEOUT, MEMORY
+and CPU_COUNT for an oracle; MEMORY and CPU_COUNT for a registry) are refused, so an
+extra setting can neither bypass a rule above nor be silently replaced.
+
+The serve script's settings (:func:`oracle_serve_settings`): what the role oracle_service
+writes, each value normalised by the rules above, then the extra settings.
 
 Enclave resources (:func:`check_enclave_resources`): the enclave's memory (MiB) and CPU
 count must be positive whole numbers no larger than what the Nitro Enclaves allocator
@@ -90,7 +105,8 @@ The allocator's CPU pool (:func:`allocator_pool_cpus`): ``host_prep_allocator_cp
 replaces ``host_prep_allocator_cpu_count`` as the number of CPUs the allocator reserves, so the
 enclave's CPU count is compared with the pool's CPUs. A pool is a CPU list as the role host_prep and
 the allocator accept it: CPU numbers and ascending ranges separated by commas, without spaces
-(``1,9``, ``2-3,10-11``), each CPU at most once. Empty (or null, false, 0) means no pool. A pool that
+(``1,9``, ``2-3,10-11``), each CPU at most once, none above 8191 (Linux's largest CPU number; checked
+before any range is counted). Empty (or null, false, 0) means no pool. A pool that
 is not such a list is one problem of its own, and the enclave's CPUs are then not compared with
 anything (what the allocator would reserve is unknown).
 
@@ -117,10 +133,12 @@ from 0 to 100. Values are shown in messages as JSON (``"0%"``, ``150``), as the 
 
 Public API: :func:`to_checksum_address`, :func:`parse_price`, :func:`format_opn`,
 :func:`parse_registry`, :func:`parse_no_demand_timeout`, :func:`parse_debug_mode`, :func:`check_enclave_resources`,
+:func:`check_extra_settings`, :func:`oracle_serve_settings`,
 :func:`allocator_pool_cpus`, :func:`validate_host`, :func:`validate_hosts`, :func:`validate_oracle_host`,
 :func:`validate_oracle_hosts`, :func:`check_rollout_settings`, :func:`validate_rollout_hosts`, the exceptions
 :class:`OracleInputError` and :class:`MissingKeccakLibrary`, and the constants
-:data:`WEI_PER_OPN`, :data:`MAX_UINT256`, :data:`ORACLE_VARIABLES`, :data:`REGISTRY_VARIABLES`, :data:`KINDS`.
+:data:`WEI_PER_OPN`, :data:`MAX_UINT256`, :data:`MAX_NO_DEMAND_TIMEOUT`, :data:`ORACLE_VARIABLES`,
+:data:`REGISTRY_VARIABLES`, :data:`KINDS`, :data:`RESERVED_SETTINGS`.
 """
 
 import ipaddress
@@ -130,10 +148,20 @@ import sys
 
 from collections.abc import Mapping, Sequence
 
+from ansible_collections.opencontracts.enclave.plugins.module_utils.allocator import (
+    MAX_CPUS,
+    AllocatorConfigError,
+    CpuListBeyondError,
+    cpulist_ranges,
+)
+
 WEI_PER_OPN = 10 ** 18
 OPN_DECIMALS = 18
 MAX_UINT256 = 2 ** 256 - 1
 ZERO_ADDRESS = "0x" + "0" * 40
+# The longest NO_DEMAND_TIMEOUT accepted: 31 days, in seconds. A longer wait is a mistake rather than a
+# choice (an empty value runs forever).
+MAX_NO_DEMAND_TIMEOUT = 31 * 24 * 60 * 60
 
 # The variables validate_oracle_host reads, in the order its messages are listed.
 VAR_PROVIDER = "oracle_service_provider"
@@ -146,23 +174,35 @@ VAR_DEBUG = "oracle_service_debug_mode"
 VAR_ALLOCATOR_MEMORY = "host_prep_allocator_memory_mib"
 VAR_ALLOCATOR_CPUS = "host_prep_allocator_cpu_count"
 VAR_ALLOCATOR_POOL = "host_prep_allocator_cpu_pool"
+VAR_EXTRA = "oracle_service_extra_settings"
 ORACLE_VARIABLES = (
     VAR_PROVIDER, VAR_REGISTRY, VAR_PRICE, VAR_TIMEOUT, VAR_MEMORY, VAR_CPUS, VAR_DEBUG,
-    VAR_ALLOCATOR_MEMORY, VAR_ALLOCATOR_CPUS,
+    VAR_ALLOCATOR_MEMORY, VAR_ALLOCATOR_CPUS, VAR_EXTRA,
 )
 
 # The variables validate_host reads for a registry host (kind "registry").
 VAR_REGISTRY_MEMORY = "registry_service_enclave_memory_mib"
 VAR_REGISTRY_CPUS = "registry_service_enclave_cpu_count"
 VAR_REGISTRY_DEBUG = "registry_service_debug_mode"
-REGISTRY_VARIABLES = (VAR_REGISTRY_MEMORY, VAR_REGISTRY_CPUS, VAR_REGISTRY_DEBUG, VAR_ALLOCATOR_MEMORY, VAR_ALLOCATOR_CPUS)
+VAR_REGISTRY_EXTRA = "registry_service_extra_settings"
+REGISTRY_VARIABLES = (VAR_REGISTRY_MEMORY, VAR_REGISTRY_CPUS, VAR_REGISTRY_DEBUG, VAR_ALLOCATOR_MEMORY, VAR_ALLOCATOR_CPUS,
+                      VAR_REGISTRY_EXTRA)
 
 # What validate_host checks per kind of host: its own variables, and what its enclave's memory, CPU
 # count and debug mode are called (the allocator's variables are host_prep's for every kind).
 KINDS = {
-    "oracle": {"variables": ORACLE_VARIABLES, "memory": VAR_MEMORY, "cpus": VAR_CPUS, "debug": VAR_DEBUG},
+    "oracle": {"variables": ORACLE_VARIABLES, "memory": VAR_MEMORY, "cpus": VAR_CPUS, "debug": VAR_DEBUG,
+               "extra": VAR_EXTRA},
     "registry": {"variables": REGISTRY_VARIABLES, "memory": VAR_REGISTRY_MEMORY, "cpus": VAR_REGISTRY_CPUS,
-                 "debug": VAR_REGISTRY_DEBUG},
+                 "debug": VAR_REGISTRY_DEBUG, "extra": VAR_REGISTRY_EXTRA},
+}
+
+# The serve script's settings each kind's role writes from a validated variable: an extra setting may
+# not override them (it would bypass the validation, or be silently replaced).
+RESERVED_SETTINGS = {
+    "oracle": {"PROVIDER": VAR_PROVIDER, "REGISTRY": VAR_REGISTRY, "PRICE": VAR_PRICE,
+               "NO_DEMAND_TIMEOUT": VAR_TIMEOUT, "MEMORY": VAR_MEMORY, "CPU_COUNT": VAR_CPUS},
+    "registry": {"MEMORY": VAR_REGISTRY_MEMORY, "CPU_COUNT": VAR_REGISTRY_CPUS},
 }
 
 KECCAK_PACKAGE = "pycryptodome"
@@ -173,6 +213,7 @@ _OPN_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?\s*opn\Z", re.ASCII | re.IGNORECAS
 _DECIMAL_RE = re.compile(r"(?:[0-9]+\.[0-9]*|\.[0-9]+)\Z", re.ASCII)
 _EXPONENT_RE = re.compile(r"[0-9]*\.?[0-9]*e[+-]?[0-9]+(?:\s*opn)?\Z", re.ASCII | re.IGNORECASE)
 _CPU_LIST_RE = re.compile(r"[0-9]+(?:-[0-9]+)?(?:,[0-9]+(?:-[0-9]+)?)*\Z", re.ASCII)
+_SHELL_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z", re.ASCII)
 _NON_FINITE_RE = re.compile(r"[+-]?(?:nan|inf|infinity)(?:\s*opn)?\Z", re.ASCII | re.IGNORECASE)
 
 _PRICE_FORMS = ("write a whole number of wei (OPN x 10^18, e.g. 2500000000000000000) "
@@ -365,6 +406,12 @@ def parse_registry(value):
     text = value.strip()
     if not text:
         raise OracleInputError("is empty; give the IP address of an existing registry")
+    if "%" in text:
+        # Python 3.9+ accepts "fe80::1%<any text>" (an IPv6 scope); a zone only means something for a
+        # link-local address on one host's interface, which a registry the fleet shares is not.
+        raise OracleInputError(
+            "%s has a zone ID (the text after %%): a registry is not link-local; give its global IPv6 or its "
+            "IPv4 address alone" % _show(text))
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -394,6 +441,7 @@ def parse_no_demand_timeout(value):
         raise OracleInputError("must not be a boolean; " + hint)
     if isinstance(value, float):
         raise OracleInputError("is the floating-point number %s; %s" % (_show(value), hint))
+    too_long = "is longer than the oracle may wait, at most %d seconds (31 days); %s" % (MAX_NO_DEMAND_TIMEOUT, hint)
     if isinstance(value, str):
         text = value.strip()
         if not text:
@@ -402,14 +450,80 @@ def parse_no_demand_timeout(value):
             if text.startswith("-") and _DIGITS_RE.match(text[1:]):
                 raise OracleInputError("must not be negative; got %s: %s" % (_show(text), hint))
             raise OracleInputError("%s is not a whole number of seconds; %s" % (_show(text), hint))
-        value = _int_from_digits(text)
+        if len(text.lstrip("0")) > len(str(MAX_NO_DEMAND_TIMEOUT)):
+            raise OracleInputError("%s %s" % (_show(text), too_long))
+        value = int(text.lstrip("0") or "0")
     elif not isinstance(value, int):
         raise OracleInputError("must be a whole number of seconds; got %s: %s" % (_show(value), hint))
     if value < 0:
         raise OracleInputError("must not be negative; got %s: %s" % (_show(value), hint))
     if value == 0:
         raise OracleInputError("0 is not a timeout; " + hint)
+    if value > MAX_NO_DEMAND_TIMEOUT:
+        raise OracleInputError("%s %s" % (_show(value), too_long))
     return int(value)
+
+
+def check_extra_settings(value, kind="oracle"):
+    """Return a role's extra settings (``<kind>_service_extra_settings``) as a dict, or raise OracleInputError.
+
+    None means none. A mapping of shell variable names to strings or whole numbers (bools pass, as
+    the module serve_settings writes them), each value one line. The names of
+    :data:`RESERVED_SETTINGS` for the kind are refused, naming the variable that sets each.
+    """
+    _check_kind(kind)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise OracleInputError("must be a mapping of NAME to value; got %s" % _show(value))
+    problems = []
+    reserved = RESERVED_SETTINGS[kind]
+    for name, setting in value.items():
+        if not isinstance(name, str) or not _SHELL_NAME_RE.match(name):
+            problems.append("%s is not a shell variable name (letters, digits and _, not starting with a digit)" % _show(name))
+        elif name in reserved:
+            problems.append("%s is set by %s, which is validated; set that variable instead" % (name, reserved[name]))
+        elif isinstance(setting, float) or not isinstance(setting, (str, int)):
+            problems.append("%s: the value must be a string or a whole number; got %s" % (name, _show(setting)))
+        elif isinstance(setting, str) and ("\n" in setting or "\r" in setting or "\0" in setting):
+            problems.append("%s: the value must be one line (it contains a line break or NUL)" % name)
+    if problems:
+        raise OracleInputError("; ".join(problems))
+    return dict(value)
+
+
+def oracle_serve_settings(values):
+    """Return the settings an oracle's serve script gets, normalised, or raise OracleInputError.
+
+    ``values`` maps oracle_service_provider, oracle_service_registry, oracle_service_price,
+    oracle_service_no_demand_timeout and (optional) oracle_service_extra_settings to the host's values.
+    The result maps PROVIDER (EIP-55 form), REGISTRY (the address as :func:`parse_registry` returns it),
+    PRICE (wei, as text) and NO_DEMAND_TIMEOUT (``""`` or the seconds as text, ``0012`` -> ``12``) to
+    the text written into the script, followed by the extra settings. Every bad value is named in one
+    error, "<variable>: <why>", separated by "; ". Raises MissingKeccakLibrary as
+    :func:`to_checksum_address` does.
+    """
+    if not isinstance(values, Mapping):
+        raise OracleInputError("expects a mapping of variable name to value; got %s" % _show(values))
+    settings = {}
+    problems = []
+    for key, variable, parser in (("PROVIDER", VAR_PROVIDER, to_checksum_address), ("REGISTRY", VAR_REGISTRY, parse_registry),
+                                  ("PRICE", VAR_PRICE, parse_price), ("NO_DEMAND_TIMEOUT", VAR_TIMEOUT, parse_no_demand_timeout)):
+        try:
+            settings[key] = str(parser(values.get(variable)))
+        except OracleInputError as error:
+            problems.append("%s: %s" % (variable, error))
+    if settings.get("PROVIDER") == ZERO_ADDRESS:
+        problems.append("%s: is the zero address, which nobody controls: rewards sent there are lost" % VAR_PROVIDER)
+    try:
+        extra = check_extra_settings(values.get(VAR_EXTRA), kind="oracle")
+    except OracleInputError as error:
+        problems.append("%s: %s" % (VAR_EXTRA, error))
+    else:
+        settings.update(extra)
+    if problems:
+        raise OracleInputError("; ".join(problems))
+    return settings
 
 
 def _positive_int(value, what):
@@ -515,15 +629,12 @@ def allocator_pool_cpus(pool):
         pool = str(pool)
     if not isinstance(pool, str) or not _CPU_LIST_RE.match(pool):
         raise OracleInputError(CPU_POOL_MESSAGE)
-    ranges = []
-    for part in pool.split(","):
-        first, dummy, last = part.partition("-")
-        if len(first) > _MAX_DIGITS or len(last) > _MAX_DIGITS:
-            raise OracleInputError(CPU_POOL_MESSAGE)
-        start, end = int(first), int(last or first)
-        if end < start:
-            raise OracleInputError(CPU_POOL_MESSAGE)
-        ranges.append((start, end))
+    try:
+        ranges = cpulist_ranges(pool)
+    except CpuListBeyondError:
+        raise OracleInputError("%s; it names CPUs beyond %d, more than any host has" % (CPU_POOL_MESSAGE, MAX_CPUS - 1))
+    except AllocatorConfigError:
+        raise OracleInputError(CPU_POOL_MESSAGE)
     ranges.sort()
     if any(later[0] <= earlier[1] for earlier, later in zip(ranges, ranges[1:])):
         raise OracleInputError(CPU_POOL_MESSAGE)  # a CPU named twice
@@ -617,6 +728,10 @@ def validate_host(hostname, values, kind="oracle", eif_size=None, defaults=None)
             normalised["oracle_service_price_opn"] = format_opn(normalised[VAR_PRICE])
         check(VAR_TIMEOUT, parse_no_demand_timeout)
     check(names["debug"], parse_debug_mode)
+    try:
+        check_extra_settings(effective[names["extra"]], kind=kind)
+    except OracleInputError as error:
+        problems.append("%s: %s: %s" % (host, names["extra"], error))
     if normalised.get(names["debug"]):
         normalised["warnings"].append(_debug_warning(host, kind, names["debug"]))
 

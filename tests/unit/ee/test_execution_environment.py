@@ -12,7 +12,9 @@ galaxy.yml.
 """
 
 import ast
+import json
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -24,6 +26,7 @@ import pytest
 import yaml
 from bindep.depends import Depends
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BIN = os.path.dirname(sys.executable)
@@ -89,10 +92,30 @@ def build(tmp_path_factory):
             "definition": _load_yaml(source / DEFINITION)}
 
 
-def test_definition_is_version_3_with_a_base_image(build):
+# An image reference pinned by its digest: registry[:port]/repository@sha256:<64 hex>, no tag.
+PINNED_IMAGE = re.compile(r"[^\s:@/]+(:\d+)?/[^\s:@]+@sha256:[0-9a-f]{64}\Z")
+
+
+def test_definition_is_version_3_with_a_base_image_pinned_by_digest(build):
     definition = build["definition"]
     assert definition["version"] == 3
-    assert re.match(r"^[^\s:]+(:\d+)?/[^\s:]+:[^\s:]+$", definition["images"]["base_image"]["name"])
+    name = definition["images"]["base_image"]["name"]
+    assert PINNED_IMAGE.match(name), "the base image %r is not pinned by its digest (see docs/awx.md)" % name
+
+
+@pytest.mark.parametrize("name, pinned", [
+    ("registry.access.redhat.com/ubi9/ubi:latest", False),
+    ("registry.access.redhat.com/ubi9/ubi:9.5", False),
+    ("registry.access.redhat.com/ubi9/ubi", False),
+    ("registry.access.redhat.com/ubi9/ubi:latest@sha256:" + "a" * 64, False),
+    ("registry.access.redhat.com/ubi9/ubi@sha256:" + "a" * 63, False),
+    ("registry.access.redhat.com/ubi9/ubi@sha256:" + "A" * 64, False),
+    ("registry.access.redhat.com/ubi9/ubi@sha256:" + "a" * 64 + "\n", False),
+    ("registry.access.redhat.com/ubi9/ubi@sha256:" + "a" * 64, True),
+    ("localhost:5000/ubi9/ubi@sha256:" + "0" * 64, True),
+])
+def test_the_digest_rule_itself(name, pinned):
+    assert bool(PINNED_IMAGE.match(name)) is pinned
 
 
 def test_containerfile_installs_the_pinned_ansible(build):
@@ -156,13 +179,20 @@ def test_python_requirements_cover_what_the_controller_imports(build):
     assert {"cbor2", "cryptography"} <= set(rendered)
 
 
-def test_python_requirements_admit_the_tested_versions(build):
+def test_python_requirements_are_the_tested_versions_exactly(build):
     rendered = _requirements(build["build"] / "requirements.txt")
     dev = _requirements(os.path.join(REPO, "requirements-dev.txt"))
     for name, requirement in rendered.items():
-        assert requirement.specifier, "%s has no version range" % name
-        pinned = next(iter(dev[name].specifier)).version
-        assert requirement.specifier.contains(pinned), "%s %s excludes the tested %s" % (name, requirement.specifier, pinned)
+        specifiers = list(requirement.specifier)
+        assert len(specifiers) == 1 and specifiers[0].operator == "==", "%s is not pinned with ==: %s" % (name, requirement)
+        tested = next(iter(dev[name].specifier)).version
+        assert specifiers[0].version == tested, "%s %s is not the tested %s" % (name, requirement.specifier, tested)
+
+
+def test_the_requirements_say_how_to_update_the_pins():
+    with open(os.path.join(REPO, "meta", "requirements.txt")) as handle:
+        text = handle.read()
+    assert "requirements-dev.txt" in text and "update" in text.lower()
 
 
 def test_system_requirements_name_the_ssh_client(build):
@@ -197,7 +227,11 @@ def test_galaxy_requirements_are_the_collections_the_content_uses(build):
     used = _used_collections()
     assert "amazon.aws" in used
     assert set(named) == used
-    assert named["amazon.aws"]["version"] == _galaxy()["dependencies"]["amazon.aws"]
+    # Pinned to the amazon.aws the tests run with (the one the `ansible` package bundles), which must be
+    # in the range galaxy.yml depends on (the collection's tarball brings that dependency along).
+    tested = json.loads((pathlib.Path(BUNDLED) / "amazon" / "aws" / "MANIFEST.json").read_text())["collection_info"]["version"]
+    assert named["amazon.aws"]["version"] == "==" + tested
+    assert SpecifierSet(_galaxy()["dependencies"]["amazon.aws"]).contains(tested)
 
 
 def test_the_collection_itself_comes_from_its_tarball(build):

@@ -50,6 +50,12 @@ def test_every_bad_value_has_its_own_message():
     ({"host_prep_allocator_cpu_count": "two"}, "host_prep_allocator_cpu_count must be at least 1 (got two)"),
     ({"host_prep_allocator_cpu_pool": "1 and 5"},
      "host_prep_allocator_cpu_pool must be empty or a CPU list such as 1,9 or 2-3,10-11 (got '1 and 5')"),
+    ({"host_prep_allocator_cpu_pool": "1-200000000"},
+     "host_prep_allocator_cpu_pool names CPUs beyond 8191, more than any host has (got '1-200000000')"),
+    ({"host_prep_allocator_cpu_pool": "9" * 5000},
+     "host_prep_allocator_cpu_pool names CPUs beyond 8191, more than any host has (got '99999999999999999999...')"),
+    ({"host_prep_allocator_cpu_pool": "3-1"},
+     "host_prep_allocator_cpu_pool must be empty or a CPU list such as 1,9 or 2-3,10-11 (got '3-1')"),
 ])
 def test_allocator_values(changes, message):
     assert errors(**changes) == [message]

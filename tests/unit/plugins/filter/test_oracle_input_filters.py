@@ -24,8 +24,8 @@ ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # from the EIP-55 specif
 
 
 def test_filter_names():
-    assert sorted(FILTERS) == ["eth_checksum_address", "opn_to_wei", "oracle_input_errors", "rollout_setting_errors",
-                               "wei_to_opn"]
+    assert sorted(FILTERS) == ["eth_checksum_address", "opn_to_wei", "oracle_input_errors", "oracle_serve_settings",
+                               "rollout_setting_errors", "wei_to_opn"]
 
 
 @pytest.mark.parametrize("name", sorted(FILTERS))
@@ -310,3 +310,65 @@ def test_plugin_utils_imports_without_third_party_packages():
         assert oracle_inputs.parse_price("2.5 OPN") == 2500000000000000000
     """) % os.path.join(REPO_ROOT, ".cache", "collections")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_oracle_serve_settings_filter():
+    assert FILTERS["oracle_serve_settings"]({
+        "oracle_service_provider": ADDRESS.lower(), "oracle_service_registry": "2001:DB8::10",
+        "oracle_service_price": "1 OPN", "oracle_service_no_demand_timeout": "0012"}) == {
+        "PROVIDER": ADDRESS, "REGISTRY": "2001:db8::10", "PRICE": "1000000000000000000", "NO_DEMAND_TIMEOUT": "12"}
+    with pytest.raises(AnsibleFilterError, match="^opencontracts.enclave.oracle_serve_settings: oracle_service_registry: "
+                                                 ".* has a zone ID"):
+        FILTERS["oracle_serve_settings"]({
+            "oracle_service_provider": ADDRESS, "oracle_service_registry": "fe80::1%$(id)",
+            "oracle_service_price": "1", "oracle_service_no_demand_timeout": ""})
+
+
+ROLE_SETTINGS_PLAY = """\
+- name: The settings the role oracle_service gives its serve script
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    oracle_service_provider: "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
+    oracle_service_registry: " 2001:DB8:0:0:0:0:0:10 "
+    oracle_service_price: "2.5 OPN"
+    oracle_service_no_demand_timeout: "0012"
+    oracle_service_extra_settings: %s
+    settings: %s
+  tasks:
+    - name: Show them
+      ansible.builtin.debug:
+        var: settings
+"""
+
+
+def role_settings(tmp_path, extra):
+    """What roles/oracle_service/tasks/main.yml gives enclave_service as its settings, rendered by Ansible."""
+    ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    if not os.path.exists(ansible_playbook):
+        pytest.skip("ansible-playbook is not installed next to this Python")
+    with open(os.path.join(REPO_ROOT, "roles", "oracle_service", "tasks", "main.yml"), encoding="utf-8") as handle:
+        tasks = yaml.safe_load(handle)
+    expression = tasks[0]["vars"]["enclave_service_settings"]
+    (tmp_path / "play.yml").write_text(ROLE_SETTINGS_PLAY % (json.dumps(extra), json.dumps(expression)))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, ".cache", "collections"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_HOME=str(tmp_path / "home"),
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json",
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    result = subprocess.run([ansible_playbook, "play.yml"], cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=300, check=False)
+    report = json.loads(result.stdout)
+    return list(report["plays"][0]["tasks"][0]["hosts"].values())[0]
+
+
+def test_the_role_writes_the_normalised_values(tmp_path):
+    shown = role_settings(tmp_path, {"LOG_LEVEL": "info"})
+    assert shown["settings"] == {"PROVIDER": ADDRESS, "REGISTRY": "2001:db8::10", "PRICE": "2500000000000000000",
+                                 "NO_DEMAND_TIMEOUT": "12", "LOG_LEVEL": "info"}
+
+
+def test_the_role_refuses_extra_settings_that_override_a_validated_value(tmp_path):
+    shown = role_settings(tmp_path, {"PRICE": "0"})
+    assert shown.get("failed"), shown
+    assert "oracle_service_extra_settings: PRICE is set by oracle_service_price" in json.dumps(shown)

@@ -1,5 +1,9 @@
 """allocator.yaml as the real allocator reads it, and requested values checked against the host."""
 
+import resource
+import time
+import tracemalloc
+
 import pytest
 
 from ansible_collections.opencontracts.enclave.plugins.module_utils import allocator
@@ -89,6 +93,69 @@ def test_cpulist(cpulist, cpus):
 def test_cpulist_malformed(cpulist):
     with pytest.raises(allocator.AllocatorConfigError):
         allocator.parse_cpulist(cpulist)
+
+
+HUGE_POOLS = ["1-200000000", "1-" + "9" * 30, "9" * 5000, "1-" + "9" * 5000, "2,4-" + "1" * 4400]
+
+
+def virtual_memory():
+    """This process's virtual memory size in bytes (VmSize)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmSize in /proc/self/status")
+
+
+def expand_quickly(function, *args, **kwargs):
+    """Call function and return the AllocatorConfigError it raises, after checking it took little time and memory.
+
+    Code that expands the list anyway gets a MemoryError (the address space is capped at 512 MiB more than
+    now while it runs) instead of taking the machine's memory.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = virtual_memory() + (512 << 20)
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(allocator.AllocatorConfigError) as error:
+            function(*args, **kwargs)
+    finally:
+        dummy, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    assert time.monotonic() - started < 1
+    assert peak < 1 << 20  # a 200000000-CPU list would take gigabytes
+    return str(error.value)
+
+
+@pytest.mark.parametrize("cpulist", HUGE_POOLS)
+def test_a_huge_cpulist_is_refused_before_it_is_expanded(cpulist):
+    message = expand_quickly(allocator.parse_cpulist, cpulist)
+    assert "at most CPU %d" % (allocator.MAX_CPUS - 1) in message
+
+
+def test_a_cpulist_beyond_the_hosts_cpus_is_refused_before_it_is_expanded():
+    message = expand_quickly(allocator.parse_cpulist, "2-3,10-5000", max_cpu=15)
+    assert "at most CPU 15" in message
+    assert allocator.parse_cpulist("2-3,10-15", max_cpu=15) == [2, 3, 10, 11, 12, 13, 14, 15]
+
+
+@pytest.mark.parametrize("cpulist", HUGE_POOLS + ["1-16", "16"])
+def test_validate_bounds_a_pool_by_the_hosts_cpus(cpulist):
+    message = expand_quickly(allocator.validate, C5A, 11000, cpu_pool=cpulist)
+    assert "this host does not have" in message and "it has 16 CPUs, 0-15" in message
+
+
+@pytest.mark.parametrize("cpulist", ["\u0661,\u0669", "1,9\n"])
+def test_cpulist_digits_are_ascii_and_nothing_follows(cpulist):
+    with pytest.raises(allocator.AllocatorConfigError):
+        allocator.parse_cpulist(cpulist)
+
+
+def test_a_huge_pool_in_the_file_is_kept_as_text():
+    assert allocator.typed_config({"cpu_pool": "1-200000000"}) == {"cpu_pool": "1-200000000"}
 
 
 def test_cpu_count_takes_whole_cores_after_cpu0s():

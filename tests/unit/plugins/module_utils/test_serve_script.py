@@ -102,7 +102,7 @@ def test_missing_names_fail_together_and_name_each_one():
     assert "REGISTRY, PRICE" in str(error.value)
 
 
-def test_missing_names_are_appended_after_the_last_assignment_when_asked():
+def test_missing_names_are_appended_in_the_leading_assignment_block():
     text = SCRIPT.replace("NO_DEMAND_TIMEOUT=\n", "")
     new, report = apply_settings(text, ORACLE, missing="append")
     lines = new.splitlines()
@@ -133,10 +133,11 @@ def test_ambiguous_assignments_are_refused():
     assert "lines 5, %d" % (len(SCRIPT.splitlines()) + 1) in str(error.value)
 
 
-@pytest.mark.parametrize("name", ["1A", "A-B", "", "A B"])
+@pytest.mark.parametrize("name", ["1A", "A-B", "", "A B", "id\n", "PRICE\n", "A\r"])
 def test_bad_names(name):
-    with pytest.raises(ServeScriptError):
-        apply_settings(SCRIPT, {name: "1"})
+    for missing in ("fail", "append"):
+        with pytest.raises(ServeScriptError, match="is not a shell variable name"):
+            apply_settings(SCRIPT, {name: "1"}, missing=missing)
 
 
 @pytest.mark.parametrize("value", ["a\nb", "a\rb", 1.5])
@@ -160,3 +161,100 @@ def test_find_assignments_only_top_level():
 @pytest.mark.parametrize("value,expected", [("", ""), ("abc", "abc"), ("a b", "'a b'"), ("it's", "'it'\"'\"'s'")])
 def test_shell_quote(value, expected):
     assert shell_quote(value) == expected
+
+
+# The provider guide's own lines for serve_oracle.sh, verbatim (provider guide, "Before serving your enclave").
+GUIDE_LINES = [
+    "PROVIDER=<---the Ethereum address that should get your rewards-->",
+    "REGISTRY=<---the IP of an existing registry--->",
+    "PRICE=<---the amount of OPN * 10^18 that you demand users pay when submitting your results. --->",
+    "NO_DEMAND_TIMEOUT=<---how long the oracle enclave should run before shutting down if no user arrives. "
+    "leave empty to run forever-->",
+]
+GUIDE_SCRIPT = "#!/bin/sh\n" + "\n".join(GUIDE_LINES) + "\n\nnitro-cli run-enclave --eif-path oracle.eif\n"
+
+
+def sh_n(text, tmp_path):
+    """/bin/sh -n on ``text``: (exit status, message)."""
+    path = tmp_path / "check.sh"
+    path.write_text(text)
+    result = subprocess.run(["/bin/sh", "-n", str(path)], capture_output=True, text=True, check=False)
+    return result.returncode, result.stderr
+
+
+def test_the_guides_script_is_not_valid_shell_as_shipped(tmp_path):
+    assert sh_n(GUIDE_SCRIPT, tmp_path)[0] != 0
+
+
+def test_the_guides_placeholder_lines_are_rewritten_whole(tmp_path):
+    new, report = apply_settings(GUIDE_SCRIPT, ORACLE)
+    lines = new.splitlines()
+    assert lines[1:5] == ["PROVIDER=" + ORACLE["PROVIDER"], "REGISTRY=" + ORACLE["REGISTRY"], "PRICE=" + ORACLE["PRICE"],
+                          "NO_DEMAND_TIMEOUT="]
+    assert lines[5:] == GUIDE_SCRIPT.splitlines()[5:]
+    assert sh_n(new, tmp_path) == (0, "")
+    assert shell_values(new, list(ORACLE)) == ORACLE
+    assert {name: entry["status"] for name, entry in report.items()} == dict.fromkeys(ORACLE, "changed")
+    assert all(entry["before"] is None for entry in report.values())
+    assert apply_settings(new, ORACLE)[0] == new
+
+
+@pytest.mark.parametrize("line, rewritten", [
+    ("PRICE=$(cat price.txt)", "PRICE=7"),
+    ("PRICE=`cat price.txt`", "PRICE=7"),
+    ("PRICE=${OTHER}", "PRICE=7"),
+    ("PRICE=${OTHER:-5}0", "PRICE=7"),
+    ('PRICE="5', "PRICE=7"),
+    ("PRICE='5", "PRICE=7"),
+    ("PRICE=5; rm -rf /tmp/x", "PRICE=7"),
+    ("PRICE=5 && echo set", "PRICE=7"),
+    ("PRICE=5 > /tmp/x", "PRICE=7"),
+    ("PRICE=$(cat price.txt)  # wei", "PRICE=7  # wei"),
+    ("export PRICE=$(cat price.txt) # wei", "export PRICE=7 # wei"),
+    ("PRICE=$(cat 'price # file')  # wei", "PRICE=7  # wei"),
+    ("PRICE='5 # it's unbalanced", "PRICE=7"),
+    ("PRICE=<---the amount--->  # in wei", "PRICE=7  # in wei"),
+    ("PRICE=5 # wei", "PRICE=7 # wei"),
+])
+def test_a_line_whose_value_is_not_one_word_is_rewritten_whole(tmp_path, line, rewritten):
+    text = SCRIPT.replace("PRICE=\n", line + "\n")
+    new, report = apply_settings(text, {"PRICE": "7"})
+    assert new == text.replace(line + "\n", rewritten + "\n")
+    assert report["PRICE"]["status"] == "changed" and report["PRICE"]["line"] == 5
+    assert sh_n(new, tmp_path) == (0, "")
+    assert shell_values(new, ["PRICE"]) == {"PRICE": "7"}
+
+
+@pytest.mark.parametrize("line", [
+    "PRICE=5 \\",
+    "PRICE=$(cat <<EOF",
+    "PRICE=\"$(cat <<'EOF'",
+])
+def test_a_line_that_cannot_be_rewritten_safely_is_refused_with_its_number(line):
+    text = SCRIPT.replace("PRICE=\n", line + "\n")
+    with pytest.raises(ServeScriptError) as error:
+        apply_settings(text, {"PRICE": "7"})
+    assert "line 5" in str(error.value)
+    assert "PRICE" in str(error.value)
+
+
+def test_a_continued_line_is_refused_even_when_the_value_would_not_change():
+    text = SCRIPT.replace("PRICE=\n", "PRICE=7 \\\n  OTHER=1\n")
+    with pytest.raises(ServeScriptError, match="line 5"):
+        apply_settings(text, {"PRICE": "7"})
+
+
+def test_append_never_goes_after_a_command():
+    text = ("#!/bin/sh\n# settings\nPROVIDER=\nPRICE=\n\nnitro-cli run-enclave --eif-path oracle.eif\n"
+            "STATUS=started\necho \"$STATUS\"\n")
+    new, report = apply_settings(text, {"REGISTRY": "203.0.113.10"}, missing="append")
+    lines = new.splitlines()
+    assert lines.index("REGISTRY=203.0.113.10") == lines.index("PRICE=") + 1
+    assert lines.index("REGISTRY=203.0.113.10") < lines.index("nitro-cli run-enclave --eif-path oracle.eif")
+    assert report["REGISTRY"]["line"] == 5
+
+
+def test_append_after_the_header_comments_when_the_script_starts_with_a_command():
+    text = "#!/bin/sh\n# header\n\ncd /opt || exit 1\nLATE=1\n"
+    new, dummy = apply_settings(text, {"A": "1"}, missing="append")
+    assert new == "#!/bin/sh\n# header\n\nA=1\ncd /opt || exit 1\nLATE=1\n"

@@ -226,6 +226,8 @@ def test_a_cpu_pool_is_compared_as_a_cpu_list(host):
     ({"memory_mib": 11000, "cpu_count": 3}, "not a multiple of 2"),
     ({"memory_mib": 40000, "cpu_count": 2}, "MiB"),
     ({"memory_mib": 11000, "cpu_pool": "1 and 5"}, "cpu_pool"),
+    ({"memory_mib": 11000, "cpu_pool": "1-" + "9" * 5000}, "this host does not have"),
+    ({"memory_mib": 11000, "cpu_pool": "9" * 5000}, "this host does not have"),
 ])
 def test_a_reservation_the_host_cannot_give_is_reported_not_failed(host, request_, words):
     request_["path"] = str(host["tmp"] / "allocator.yaml")

@@ -134,6 +134,8 @@ def test_a_trap_is_repaired_even_when_values_match(host):
     ({"memory_mib": 11000, "cpu_count": 2, "cpu_pool": "1,9"}, "mutually exclusive"),
     ({"memory_mib": 11000}, "one of the following is required"),
     ({"memory_mib": 11000, "cpu_pool": "1-"}, "is not a CPU list"),
+    ({"memory_mib": 11000, "cpu_pool": "1-" + "9" * 5000}, "this host does not have"),
+    ({"memory_mib": 11000, "cpu_pool": "9" * 5000}, "this host does not have"),
 ])
 def test_bad_inputs_fail_and_leave_the_file(host, params, message):
     fake = FakeHost()

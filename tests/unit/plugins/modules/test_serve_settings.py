@@ -20,7 +20,21 @@ def fixture_script(tmp_path):
     return path
 
 
+class Shell:
+    """run_command for the module's syntax check: runs /bin/sh -n for real, records the calls, refuses anything else."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, module, args, **kwargs):  # pylint: disable=unused-argument
+        assert list(args[:2]) == ["/bin/sh", "-n"] and len(args) == 3, args
+        self.calls.append(list(args))
+        done = subprocess.run(list(args), capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+
 def run(args, **kwargs):
+    kwargs.setdefault("commands", Shell())
     return run_module(serve_settings.main, args, **kwargs)
 
 
@@ -108,3 +122,51 @@ def test_no_such_script(tmp_path):
 def test_backup(script):
     result = run({"path": str(script), "settings": {"PRICE": "9"}, "backup": True})
     assert result["backup_file"] and open(result["backup_file"]).read() == SCRIPT
+
+
+GUIDE_SCRIPT = (
+    "#!/bin/sh\n"
+    "PROVIDER=<---the Ethereum address that should get your rewards-->\n"
+    "REGISTRY=<---the IP of an existing registry--->\n"
+    "PRICE=<---the amount of OPN * 10^18 that you demand users pay when submitting your results. --->\n"
+    "NO_DEMAND_TIMEOUT=<---how long the oracle enclave should run before shutting down if no user arrives. "
+    "leave empty to run forever-->\n"
+    "\nnitro-cli run-enclave --eif-path oracle.eif\n")
+GUIDE_SETTINGS = {"PROVIDER": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "REGISTRY": "203.0.113.10", "PRICE": "7",
+                  "NO_DEMAND_TIMEOUT": ""}
+
+
+def test_the_guides_placeholders_become_valid_shell(script):
+    script.write_text(GUIDE_SCRIPT)
+    result = run({"path": str(script), "settings": GUIDE_SETTINGS})
+    assert result["failed"] is False and result["changed"] is True
+    assert script.read_text().splitlines()[1:5] == [
+        "PROVIDER=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "REGISTRY=203.0.113.10", "PRICE=7", "NO_DEMAND_TIMEOUT="]
+    assert subprocess.run(["/bin/sh", "-n", str(script)], check=False).returncode == 0
+
+
+def test_a_command_substitution_is_rewritten_whole(script):
+    script.write_text(SCRIPT.replace("PRICE=\n", "PRICE=$(cat price.txt)\n"))
+    result = run({"path": str(script), "settings": {"PRICE": 7}})
+    assert result["failed"] is False and result["settings"]["PRICE"]["before"] is None
+    assert "PRICE=7\n" in script.read_text() and "(cat price.txt)" not in script.read_text()
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_result_that_is_not_valid_shell_fails_and_leaves_the_script(script, check_mode):
+    broken = SCRIPT + "if true; then\n  echo never closed\n"
+    script.write_text(broken)
+    result = run({"path": str(script), "settings": {"PRICE": 7}}, check_mode=check_mode)
+    assert result["failed"] is True
+    assert "not valid shell" in result["msg"] and "sh -n" in result["msg"]
+    assert str(script) in result["msg"] and "/.serve_oracle.sh." not in result["msg"]
+    assert script.read_text() == broken
+    assert sorted(os.listdir(str(script.parent))) == ["serve_oracle.sh"]
+
+
+def test_a_here_document_fails_with_its_line_and_leaves_the_script(script):
+    text = SCRIPT.replace("PRICE=\n", "PRICE=$(cat <<EOF\n5\nEOF\n)\n")
+    script.write_text(text)
+    result = run({"path": str(script), "settings": {"PRICE": 7}})
+    assert result["failed"] is True and "line 4 (PRICE)" in result["msg"]
+    assert script.read_text() == text

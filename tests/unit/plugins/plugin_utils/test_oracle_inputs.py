@@ -268,6 +268,11 @@ def test_registries_accepted(value, normalised):
     ("::", "unspecified or multicast"),
     ("224.0.0.1", "unspecified or multicast"),
     ("", "is empty"),
+    ("fe80::1%$(id)", "zone ID"),
+    ("fe80::1%eth0", "zone ID"),
+    ("2001:db8::10%1", "zone ID"),
+    ("203.0.113.10; id", "not an IP address"),
+    ("$(id)", "not an IP address"),
     (None, "as text"),
     (3405803786, "as text"),
     (True, "as text"),
@@ -286,6 +291,8 @@ def test_registries_refused(value, fragment):
     (3600, 3600),
     ("3600", 3600),
     (" 86400 ", 86400),
+    ("0012", 12),
+    ("2678400", 2678400),
 ])
 def test_timeouts_accepted(value, result):
     assert oi.parse_no_demand_timeout(value) == result
@@ -304,11 +311,85 @@ def test_timeouts_accepted(value, result):
     (True, "boolean"),
     (False, "boolean"),
     ([60], "whole number of seconds"),
+    (2678401, "at most 2678400 seconds (31 days)"),
+    ("2678401", "at most 2678400 seconds (31 days)"),
+    ("1" * 100, "at most 2678400 seconds (31 days)"),
+    ("9" * 5000, "at most 2678400 seconds (31 days)"),
 ])
 def test_timeouts_refused(value, fragment):
     message = error_of(oi.parse_no_demand_timeout, value)
     assert fragment in message
     assert "run forever" in message
+
+
+def test_timeout_maximum_is_31_days():
+    assert oi.MAX_NO_DEMAND_TIMEOUT == 31 * 24 * 60 * 60
+
+
+# --- extra settings and the serve script's settings -------------------------------------------
+
+@pytest.mark.parametrize("kind, value, result", [
+    ("oracle", None, {}),
+    ("oracle", {}, {}),
+    ("oracle", {"LOG_LEVEL": "info", "RETRIES": 3}, {"LOG_LEVEL": "info", "RETRIES": 3}),
+    ("registry", {"PRICE": "1"}, {"PRICE": "1"}),
+])
+def test_extra_settings_accepted(kind, value, result):
+    assert oi.check_extra_settings(value, kind=kind) == result
+
+
+@pytest.mark.parametrize("kind, value, fragments", [
+    ("oracle", {"PRICE": "0"}, ["PRICE is set by oracle_service_price"]),
+    ("oracle", {"PROVIDER": "0x0"}, ["PROVIDER is set by oracle_service_provider"]),
+    ("oracle", {"REGISTRY": "$(id)"}, ["REGISTRY is set by oracle_service_registry"]),
+    ("oracle", {"NO_DEMAND_TIMEOUT": "0012"}, ["NO_DEMAND_TIMEOUT is set by oracle_service_no_demand_timeout"]),
+    ("oracle", {"MEMORY": 1}, ["MEMORY is set by oracle_service_enclave_memory_mib"]),
+    ("registry", {"CPU_COUNT": 1}, ["CPU_COUNT is set by registry_service_enclave_cpu_count"]),
+    ("oracle", {"PRICE": "0", "REGISTRY": "1.2.3.4"}, ["PRICE is set by", "REGISTRY is set by"]),
+    ("oracle", {"id\n": "x"}, ["not a shell variable name"]),
+    ("oracle", {"A-B": "x"}, ["not a shell variable name"]),
+    ("oracle", {"A": "x\nid"}, ["one line"]),
+    ("oracle", {"A": 2.5}, ["a string or a whole number"]),
+    ("oracle", ["PRICE=0"], ["mapping of NAME to value"]),
+])
+def test_extra_settings_refused(kind, value, fragments):
+    message = str(pytest.raises(oi.OracleInputError, oi.check_extra_settings, value, kind=kind).value)
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_serve_settings_are_the_normalised_values():
+    settings = oi.oracle_serve_settings({
+        "oracle_service_provider": " " + EIP55_NORMAL[0].lower() + " ",
+        "oracle_service_registry": " 2001:DB8:0:0:0:0:0:10 ",
+        "oracle_service_price": "2.5 OPN",
+        "oracle_service_no_demand_timeout": "0012",
+        "oracle_service_extra_settings": {"LOG_LEVEL": "info"},
+    })
+    assert settings == {
+        "PROVIDER": EIP55_NORMAL[0],
+        "REGISTRY": "2001:db8::10",
+        "PRICE": "2500000000000000000",
+        "NO_DEMAND_TIMEOUT": "12",
+        "LOG_LEVEL": "info",
+    }
+
+
+def test_serve_settings_of_an_empty_timeout_and_no_extras():
+    settings = oi.oracle_serve_settings({
+        "oracle_service_provider": EIP55_NORMAL[0], "oracle_service_registry": "203.0.113.10",
+        "oracle_service_price": 7, "oracle_service_no_demand_timeout": ""})
+    assert settings == {"PROVIDER": EIP55_NORMAL[0], "REGISTRY": "203.0.113.10", "PRICE": "7", "NO_DEMAND_TIMEOUT": ""}
+
+
+def test_serve_settings_refuse_every_bad_value_at_once():
+    message = str(pytest.raises(oi.OracleInputError, oi.oracle_serve_settings, {
+        "oracle_service_provider": oi.ZERO_ADDRESS, "oracle_service_registry": "fe80::1%$(id)",
+        "oracle_service_price": 2.5, "oracle_service_no_demand_timeout": "0",
+        "oracle_service_extra_settings": {"PRICE": "0"}}).value)
+    for variable in ("oracle_service_provider", "oracle_service_registry", "oracle_service_price",
+                     "oracle_service_no_demand_timeout", "oracle_service_extra_settings"):
+        assert variable + ":" in message
 
 
 # --- debug mode ------------------------------------------------------------------------------
@@ -446,6 +527,22 @@ def test_every_bad_value_gives_one_message_naming_host_and_variable():
     ]
     assert [problem.split(": ")[:2] for problem in problems] == [["oracle-2", variable] for variable in variables]
     assert set(normalised) == {"warnings", "host_prep_allocator_memory_mib", "host_prep_allocator_cpu_count"}
+
+
+@pytest.mark.parametrize("kind, variable, value", [
+    ("oracle", "oracle_service_extra_settings", {"PRICE": "0"}),
+    ("oracle", "oracle_service_extra_settings", {"REGISTRY": "198.51.100.1"}),
+    ("registry", "registry_service_extra_settings", {"MEMORY": "1"}),
+])
+def test_extra_settings_that_override_a_validated_value_are_refused(kind, variable, value):
+    values = dict(GOOD) if kind == "oracle" else {
+        "registry_service_enclave_memory_mib": 10000, "registry_service_enclave_cpu_count": 2,
+        "host_prep_allocator_memory_mib": 11000, "host_prep_allocator_cpu_count": 2}
+    values[variable] = value
+    dummy, problems = oi.validate_host("host-1", values, kind=kind)
+    assert len(problems) == 1
+    assert problems[0].startswith("host-1: %s: " % variable)
+    assert "is set by" in problems[0]
 
 
 def test_missing_required_values_are_reported():
@@ -671,6 +768,15 @@ def test_no_cpu_pool(pool):
 ])
 def test_bad_cpu_pools(pool):
     assert error_of(oi.allocator_pool_cpus, pool) == POOL_MESSAGE
+
+
+@pytest.mark.parametrize("pool", ["1-200000000", "8192", "9" * 5000, "1-" + "9" * 5000, "1,8190-8192"])
+def test_cpu_pools_beyond_any_host_are_refused(pool):
+    assert error_of(oi.allocator_pool_cpus, pool) == POOL_MESSAGE + "; it names CPUs beyond 8191, more than any host has"
+
+
+def test_the_largest_cpu_pool():
+    assert oi.allocator_pool_cpus("1-8191") == 8191
 
 
 def test_cpu_pool_wins_over_the_count():
