@@ -149,6 +149,8 @@ def open_listeners(spec, console):
 
 def run(spec):
     console = Console(spec["console"])
+    # What runs inside the enclave is at the enclave's CID: the vsock library binds VMADDR_CID_ANY there.
+    os.environ["NITRO_EMULATOR_VSOCK_CID"] = str(spec["cid"])
     write_ready(spec["ready"], {"state": "booting", "pid": os.getpid()})
     stopping = threading.Event()
 

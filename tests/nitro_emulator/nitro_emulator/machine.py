@@ -24,7 +24,7 @@ DEFAULTS = {
     },
     "enclave": {
         "ports": "8080",
-        "tcp_bind": "0.0.0.0",
+        "tcp_bind": "",
         "boot_failure": "false",
     },
 }
