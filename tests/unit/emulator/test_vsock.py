@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 PREAMBLE = textwrap.dedent("""\
     import errno, json, os, socket, sys, threading
@@ -142,3 +143,76 @@ def test_other_sockets_are_left_alone(vsock_emu):
                           "pair": pair[1].recv(1).decode()}))
         """)
     assert seen == {"family": "AF_INET", "peer": "127.0.0.1", "local": "127.0.0.1", "pair": "x"}
+
+
+SERVER = '''import json, os, socket, sys
+print("program started with", sys.argv[1:], flush=True)
+server = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+server.bind((socket.VMADDR_CID_ANY, 8080))
+server.listen()
+conn, peer = server.accept()
+conn.sendall(json.dumps({"local": list(conn.getsockname()), "peer_cid": peer[0], "greeting": os.environ.get("GREETING"),
+                         "pcr0": os.environ.get("NITRO_EMULATOR_PCR0"), "args": sys.argv[1:],
+                         "data": open(os.path.join(os.path.dirname(__file__), "data.txt")).read()}).encode() + b"\\n")
+conn.close()
+print("served one connection: exiting", flush=True)
+'''
+
+
+def test_the_image_command_runs_when_configured(vsock_emu):
+    vsock_emu.start_dockerd()
+    vsock_emu.allocate()
+    vsock_emu.build_image("srv:1", {"srv.py": SERVER, "data.txt": "from the image"},
+                          dockerfile='FROM scratch\nCOPY . /app\nENV GREETING=hello\nCMD ["python3", "/app/srv.py", "one"]\n')
+    eif_path = os.path.join(vsock_emu.root, "srv.eif")
+    measurements = vsock_emu.build_eif("srv:1", eif_path)
+    vsock_emu.machine("[enclave]\nports = 8080\nrun_image_command = true\n")
+    run = vsock_emu.cli("run-enclave", "--eif-path", eif_path, "--memory", 64, "--cpu-count", 2, "--debug-mode")
+    assert run.rc == 0, run
+    cid = run.json()["EnclaveCID"]
+    console_path = "/run/nitro_emulator/enclaves/%s.console" % run.json()["EnclaveID"]
+    for _attempt in range(50):
+        if "program started with ['one']" in vsock_emu.read(console_path):
+            break
+        time.sleep(0.1)
+    # Its output is the enclave's console.
+    assert "program started with ['one']" in vsock_emu.read(console_path)
+    seen = program(vsock_emu, """
+        conn = vsock()
+        conn.settimeout(5)
+        for attempt in range(50):
+            if error(conn.connect, (%d, 8080)) is None:
+                break
+            conn = vsock()
+            conn.settimeout(5)
+            import time; time.sleep(0.1)
+        print(conn.makefile("rb").readline().decode())
+        """ % cid)
+    assert seen == {"local": [cid, 8080], "peer_cid": 3, "greeting": "hello", "pcr0": measurements["PCR0"],
+                    "args": ["one"], "data": "from the image"}
+    # The program exited after one connection: the enclave powered down.
+    for _attempt in range(50):
+        if not vsock_emu.cli("describe-enclaves").json():
+            break
+        time.sleep(0.1)
+    assert vsock_emu.cli("describe-enclaves").json() == []
+    assert not os.path.exists(vsock_emu.path("/run/nitro_emulator/enclaves/%s.rootfs" % run.json()["EnclaveID"]))
+
+
+def test_without_the_setting_the_builtin_server_answers(vsock_emu):
+    vsock_emu.start_dockerd()
+    vsock_emu.allocate()
+    vsock_emu.build_image("srv:1", {"srv.py": SERVER, "data.txt": "x"},
+                          dockerfile='FROM scratch\nCOPY . /app\nCMD ["python3", "/app/srv.py"]\n')
+    eif_path = os.path.join(vsock_emu.root, "srv.eif")
+    vsock_emu.build_eif("srv:1", eif_path)
+    run = vsock_emu.cli("run-enclave", "--eif-path", eif_path, "--memory", 64, "--cpu-count", 2)
+    assert run.rc == 0, run
+    seen = program(vsock_emu, """
+        conn = vsock()
+        conn.settimeout(5)
+        conn.connect((%d, 8080))
+        conn.sendall(b"hello\\n")
+        print(conn.makefile("rb").readline().decode())
+        """ % run.json()["EnclaveCID"])
+    assert seen["enclave_id"] == run.json()["EnclaveID"] and seen["port"] == 8080
