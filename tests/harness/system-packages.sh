@@ -13,6 +13,9 @@ command -v git >/dev/null || need+=(git)
 command -v openssl >/dev/null || need+=(openssl)
 # ansible-test sanity lints shell scripts with it (skipped with a warning without it).
 command -v shellcheck >/dev/null || need+=(shellcheck)
+# The Nitro emulator's vsock library (tests/nitro_emulator/vsock) is compiled on the controller.
+command -v gcc >/dev/null || need+=(gcc)
+[[ -e /usr/include/linux/vm_sockets.h && -e /usr/include/stdio.h ]] || need+=(libc6-dev linux-libc-dev)
 # The fleet report's HTML page is rendered by headless Chromium in the unit tests.
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 

@@ -41,3 +41,25 @@ class Archive:
         self._inode = -1
         self._entry("TRAILER!!!", 0, b"")
         return b"".join(self._parts)
+
+
+def read(data):
+    """The entries of a newc archive: a list of (name, mode, data), in order, without the trailer."""
+    entries = []
+    position = 0
+    while position + 110 <= len(data):
+        header = data[position:position + 110]
+        if header[:6] not in (b"070701", b"070702"):
+            raise ValueError("not a newc cpio archive at offset %d" % position)
+        fields = [int(header[6 + 8 * index:14 + 8 * index], 16) for index in range(13)]
+        mode, size, name_size = fields[1], fields[6], fields[11]
+        name_start = position + 110
+        name = data[name_start:name_start + name_size - 1].decode("utf-8", "replace")
+        data_start = name_start + name_size
+        data_start += (4 - data_start % 4) % 4
+        if name == "TRAILER!!!":
+            break
+        entries.append((name, mode, data[data_start:data_start + size]))
+        position = data_start + size
+        position += (4 - position % 4) % 4
+    return entries

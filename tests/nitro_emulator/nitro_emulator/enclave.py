@@ -6,6 +6,9 @@ serves every configured port on an emulated vsock endpoint (a unix socket at
 /run/nitro_emulator/vsock/<cid>/<port>.sock) and, when tcp_bind is set, on host TCP,
 then reports readiness in enclaves/ID.ready. SIGTERM (terminate-enclave) stops it.
 
+With run_image_command set and an image command `python3 <script>`, it runs that program instead
+(run_image_command below) and serves nothing itself.
+
 Each connection gets one JSON object {"enclave_name", "enclave_id", "cid", "port"}:
 as an HTTP/1.1 200 response when the client sent an HTTP request line, else as one line.
 """
@@ -14,14 +17,16 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 import traceback
 
-from . import paths
+from . import cpio, eif, paths
 
 HTTP_REQUEST = re.compile(rb"^[A-Z]+ \S+ HTTP/\d(?:\.\d)?\r?$")
 
@@ -113,6 +118,92 @@ def boot(spec, console):
                   % (spec["name"], spec["enclave_id"], spec["cid"], len(spec["cpu_ids"]), spec["memory_mib"]))
 
 
+PYTHONS = ("python", "python3")
+
+
+def image_command(spec):
+    """The image's command when the emulator can run it: ``python3 <script> [args]`` with the script in the
+    image. Returns (argv, env, entries of the application ramdisk) or None (then the built-in server runs)."""
+    if not spec.get("run_image_command") or not spec.get("eif_path"):
+        return None
+    parsed = eif.read(spec["eif_path"])
+    for section_type, data in parsed.sections:
+        if section_type != eif.RAMDISK:
+            continue
+        entries = {name: (mode, body) for name, mode, body in cpio.read(data)}
+        if "cmd" not in entries:
+            continue
+        argv = [line for line in entries["cmd"][1].decode("utf-8").split("\n") if line]
+        env = [line for line in entries["env"][1].decode("utf-8").split("\n") if "=" in line] if "env" in entries else []
+        if len(argv) >= 2 and os.path.basename(argv[0]).rstrip("0123456789.") in PYTHONS \
+                and "rootfs/" + argv[1].lstrip("/") in entries:
+            return argv, env, entries
+        return None
+    return None
+
+
+def extract_rootfs(entries, target):
+    """Write the image's root file system (rootfs/ of the application ramdisk) under target."""
+    os.makedirs(target, mode=0o755, exist_ok=True)
+    for name, (mode, body) in sorted(entries.items()):
+        if not name.startswith("rootfs/"):
+            continue
+        path = os.path.join(target, name[len("rootfs/"):])
+        kind = mode & 0o170000
+        if kind == cpio.MODE_DIR:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        elif kind == cpio.MODE_SYMLINK:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.symlink(body.decode("utf-8"), path)
+        elif kind == cpio.MODE_FILE:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(body)
+            os.chmod(path, mode & 0o755)
+
+
+def run_image_command(spec, console, stopping, command):
+    """Run the image's Python program under this host's python3, as the enclave's init would run it.
+
+    Its file system is the image's (extracted under spec["rootfs"]; absolute paths of the command are
+    mapped there), its environment the image's, plus NITRO_EMULATOR_VSOCK_CID (its AF_VSOCK sockets
+    are at the enclave's CID through the vsock library) and NITRO_EMULATOR_PCR0 (what NSM would
+    report). Its output goes to the console. When it exits, the enclave powers down.
+    """
+    argv, image_env, entries = command
+    extract_rootfs(entries, spec["rootfs"])
+    env = dict(line.split("=", 1) for line in image_env)
+    for name in ("PATH", "LD_PRELOAD", "NITRO_EMULATOR_ROOT", "PYTHONPYCACHEPREFIX"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    env.update({"NITRO_EMULATOR_VSOCK_CID": str(spec["cid"]), "NITRO_EMULATOR_PCR0": spec.get("pcr0") or "",
+                "NITRO_EMULATOR_ROOTFS": spec["rootfs"], "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})
+    args = [sys.executable, os.path.join(spec["rootfs"], argv[1].lstrip("/"))] + argv[2:]
+    console.write("nitro-emulator: running the image's command %s" % " ".join(argv))
+    program = subprocess.Popen(args, cwd=spec["rootfs"], env=env, stdin=subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def pump():
+        for line in program.stdout:
+            console.write(line.decode("utf-8", "replace").rstrip("\n"))
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    while program.poll() is None and not stopping.wait(0.2):
+        pass
+    if program.poll() is None:
+        program.terminate()
+        try:
+            program.wait(5)
+        except subprocess.TimeoutExpired:
+            program.kill()
+            program.wait()
+    else:
+        reader.join(2)
+        console.write("nitro-emulator: the image's command exited with status %d" % program.returncode)
+    return program.returncode
+
+
 def open_listeners(spec, console):
     listeners = []
     vsock_dir = spec["vsock_dir"]
@@ -149,6 +240,8 @@ def open_listeners(spec, console):
 
 def run(spec):
     console = Console(spec["console"])
+    # What runs inside the enclave is at the enclave's CID: the vsock library binds VMADDR_CID_ANY there.
+    os.environ["NITRO_EMULATOR_VSOCK_CID"] = str(spec["cid"])
     write_ready(spec["ready"], {"state": "booting", "pid": os.getpid()})
     stopping = threading.Event()
 
@@ -163,6 +256,15 @@ def run(spec):
         console.write("Kernel panic - not syncing: emulated boot failure ([enclave] boot_failure = true)")
         write_ready(spec["ready"], {"state": "failed", "pid": os.getpid(), "reason": "emulated boot failure"})
         return 1
+    command = image_command(spec)
+    if command is not None:
+        write_ready(spec["ready"], {"state": "running", "pid": os.getpid(), "tcp_ports": []})
+        try:
+            run_image_command(spec, console, stopping, command)
+        finally:
+            console.write("reboot: Power down")
+            shutil.rmtree(spec["rootfs"], ignore_errors=True)
+        return 0
     listeners, bound_tcp = open_listeners(spec, console)
     for listener, port, transport in listeners:
         threading.Thread(target=serve, args=(listener, spec, port, console, transport, stopping), daemon=True).start()

@@ -24,8 +24,9 @@ DEFAULTS = {
     },
     "enclave": {
         "ports": "8080",
-        "tcp_bind": "0.0.0.0",
+        "tcp_bind": "",
         "boot_failure": "false",
+        "run_image_command": "false",
     },
 }
 
@@ -87,6 +88,7 @@ class Machine:
         self.ports = _ports(parser.get("enclave", "ports"))
         self.tcp_bind = parser.get("enclave", "tcp_bind").strip()
         self.boot_failure = _bool("enclave", "boot_failure", parser.get("enclave", "boot_failure"))
+        self.run_image_command = _bool("enclave", "run_image_command", parser.get("enclave", "run_image_command"))
         if self.vcpus % self.threads_per_core:
             raise MachineConfigError("[machine] vcpus (%d) is not a multiple of threads_per_core (%d)" % (self.vcpus, self.threads_per_core))
         if self.numa_nodes > self.cores:

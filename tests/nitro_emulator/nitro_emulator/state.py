@@ -13,6 +13,7 @@ import glob
 import json
 import os
 import shutil
+import shutil
 
 from . import paths
 
@@ -141,6 +142,7 @@ def remove_enclave_files(record):
             os.unlink(enclave_file(enclave_id, suffix))
         except OSError:
             pass
+    shutil.rmtree(enclave_file(enclave_id, ".rootfs"), ignore_errors=True)
     cid = record.get("EnclaveCID")
     if cid is not None:
         shutil.rmtree(vsock_dir(cid), ignore_errors=True)

@@ -8,10 +8,12 @@ emulator: they only see what a user of nitro-cli, the allocator and docker sees.
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -251,3 +253,26 @@ def app_eif(emu, shared_eif):
     """A host with the default reservation (512 MiB, CPUs 1,9) and the session's app.eif (no docker daemon)."""
     emu.allocate()
     return emu, shared_eif[0], shared_eif[1]
+
+
+@pytest.fixture(scope="session")
+def vsock_library(tmp_path_factory):
+    """The emulator's vsock library (vsock/nitro-vsock.c), compiled like install.yml does."""
+    output = str(tmp_path_factory.mktemp("vsock") / "libnitro-vsock.so")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-s", "-Wall", "-Werror", "-o", output,
+                    os.path.join(EMULATOR_DIR, "vsock", "nitro-vsock.c"), "-ldl"], check=True)
+    return output
+
+
+@pytest.fixture
+def vsock_emu(pycache_dir, vsock_library):
+    """An emulated host whose root is short enough for unix socket addresses, with the vsock library
+    preloaded into the programs it runs (env) and the runtime folders systemd-tmpfiles would create."""
+    root = tempfile.mkdtemp(prefix="nv", dir="/tmp")
+    emulator = Emulator(root, pycache_dir)
+    os.makedirs(emulator.path("/run/nitro_emulator/vsock"))
+    emulator.env["LD_PRELOAD"] = vsock_library
+    emulator.env.pop("NITRO_EMULATOR_VSOCK_CID", None)
+    yield emulator
+    emulator.cleanup()
+    shutil.rmtree(root, ignore_errors=True)

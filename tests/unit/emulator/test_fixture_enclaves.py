@@ -1,0 +1,128 @@
+"""The fixture repository's enclave programs (tests/fixtures/enclave-protocol), run by the emulator
+(run_image_command) at their enclaves' vsock CIDs: oracles register with the registry through the
+parent's proxy port, and the registry quotes the cheapest one to users. A program run with the vsock
+library stands in for the hosts' socat (vsock 8001 on the parent -> the registry's port)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "enclave-protocol")
+OPN = 10 ** 18
+
+CLIENT = textwrap.dedent("""\
+    import asyncio, json, socket, sys, threading, time, warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from websockets.legacy.client import connect
+
+    def vsock_connect(cid, port, attempts=100):
+        for _attempt in range(attempts):
+            sock = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+            try:
+                sock.connect((cid, port))
+                return sock
+            except OSError:
+                sock.close()
+                time.sleep(0.1)
+        raise SystemExit("nothing listens on vsock %d:%d" % (cid, port))
+
+    def proxy(target_cid):
+        # The oracle host's socat: VSOCK-LISTEN:8001,fork -> the registry's port.
+        server = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+        server.bind((socket.VMADDR_CID_ANY, 8001))
+        server.listen()
+        def pipe(source, target):
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    try:
+                        target.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+                    return
+                target.sendall(data)
+        def forward():
+            while True:
+                conn, _peer = server.accept()
+                upstream = vsock_connect(target_cid, 8080)
+                threading.Thread(target=pipe, args=(conn, upstream), daemon=True).start()
+                threading.Thread(target=pipe, args=(upstream, conn), daemon=True).start()
+        threading.Thread(target=forward, daemon=True).start()
+
+    def settings(cid, provider, price, ip):
+        # serve_oracle.sh's delivery: one JSON line to the oracle's vsock port 5005, one line back.
+        conn = vsock_connect(cid, 5005)
+        conn.sendall(json.dumps({"provider": provider, "price": str(price), "ip": ip}).encode() + b"\\n")
+        return json.loads(conn.makefile("rb").readline())
+
+    async def ask(cid, request):
+        sock = vsock_connect(cid, 8080)
+        sock.setblocking(False)
+        async with connect("ws://registry/", sock=sock) as connection:
+            await connection.send(json.dumps(request))
+            return json.loads(await connection.recv())
+    """)
+
+
+def run_client(emu, code):
+    proc = subprocess.run([sys.executable, "-c", CLIENT + textwrap.dedent(code)], env=emu.env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return json.loads(proc.stdout)
+
+
+def start(emu, kind):
+    folder = os.path.join(FIXTURE, "%s_enclave" % kind)
+    built = emu.docker("build", "-t", "%s_enclave:latest" % kind, folder)
+    assert built.rc == 0, built
+    eif_path = os.path.join(emu.root, "%s.eif" % kind)
+    emu.build_eif("%s_enclave:latest" % kind, eif_path)
+    run = emu.cli("run-enclave", "--eif-path", eif_path, "--memory", 64, "--cpu-count", 2, "--enclave-name", kind)
+    assert run.rc == 0, run
+    return run.json()["EnclaveCID"]
+
+
+def wait_gone(emu, name):
+    for _attempt in range(100):
+        if name not in [enclave["EnclaveName"] for enclave in emu.cli("describe-enclaves").json()]:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_registry_quotes_the_registered_oracle(vsock_emu):
+    vsock_emu.start_dockerd()
+    vsock_emu.allocate("---\nmemory_mib: 512\ncpu_count: 4\n")
+    vsock_emu.machine("[enclave]\nports = 8080\nrun_image_command = true\n")
+    registry = start(vsock_emu, "registry")
+    oracle = start(vsock_emu, "oracle")
+    seen = run_client(vsock_emu, """
+        proxy(%(registry)d)
+        before = asyncio.run(ask(%(registry)d, {"fname": "get_oracle"}))
+        registered = settings(%(oracle)d, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", %(price)d, "10.0.0.5")
+        after = asyncio.run(ask(%(registry)d, {"fname": "get_oracle"}))
+        print(json.dumps({"before": before, "registered": registered, "after": after}))
+        """ % {"registry": registry, "oracle": oracle, "price": 3 * OPN // 4})
+    assert seen["before"] == {"fname": "return_oracle", "ip": "N/A"}
+    assert seen["registered"] == {"registered": True}
+    after = seen["after"]
+    assert (after["fname"], after["ip"], int(after["price"]), after["provider"]) == \
+        ("return_oracle", "10.0.0.5", 750000000000000000, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
+    assert int(after["registryPrice"]) > 0 and after["registrySignature"]
+
+
+def test_an_oracle_without_a_registry_says_so_and_shuts_down(vsock_emu):
+    vsock_emu.start_dockerd()
+    vsock_emu.allocate()
+    vsock_emu.machine("[enclave]\nports = 8080\nrun_image_command = true\n")
+    oracle = start(vsock_emu, "oracle")
+    seen = run_client(vsock_emu, """
+        print(json.dumps(settings(%d, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", 1, "10.0.0.5")))
+        """ % oracle)
+    assert seen["registered"] is False
+    assert "cannot register with the registry" in seen["error"] and "8001" in seen["error"]
+    assert wait_gone(vsock_emu, "oracle")
