@@ -5,7 +5,7 @@
 """The ec2_fleet role's input rules and security group rules (controller only).
 
 Public API: :func:`input_errors` (every bad setting, one message each), :func:`normalise_cidrs`,
-:func:`security_group_rules`, :data:`ANYWHERE`.
+:func:`security_group_rules`, :func:`host_prices`, :data:`ANYWHERE`, :data:`PRICE_TAG`.
 """
 
 import ipaddress
@@ -16,6 +16,8 @@ SECURITY_GROUP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:/()#,@+=&;{}!$*-]
 REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+\Z")
 GROUP_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 PRICE_RE = re.compile(r"[0-9]+\Z")
+# The tag that carries a host's PRICE (inventories/aws/aws_ec2.yml reads it too).
+PRICE_TAG = "opencontracts:price"
 # The CIDR lists and what each one opens.
 CIDR_SETTINGS = ("ec2_fleet_admin_cidrs", "ec2_fleet_service_cidrs", "ec2_fleet_egress_cidrs")
 ANYWHERE = ("0.0.0.0/0", "::/0")
@@ -173,3 +175,33 @@ def security_group_rules(service_cidrs, service_ports, admin_cidrs, ssh_port, eg
     ipv4, ipv6 = split(egress_cidrs)
     egress = ([{"proto": "all", "cidr_ip": ipv4}] if ipv4 else []) + ([{"proto": "all", "cidr_ipv6": ipv6}] if ipv6 else [])
     return {"ingress": ingress, "egress": egress}
+
+
+def host_prices(instances, prices, default_price, tag=PRICE_TAG):
+    """The PRICE of every instance, ``{instance_id: price}``: a price follows its host, never a position.
+
+    ``instances`` are the fleet's members as the module ec2_enclave_instances returns them (oldest first,
+    each with ``instance_id`` and ``tags``). Every entry of ``prices`` is one slot; ``default_price`` is
+    the price of hosts the slots do not cover. A host keeps the price its ``tag`` carries while that price
+    is still declared: a free slot of the same value (claimed in the order of ``instances``) or the
+    default price. Every other host - launched since the last run, or carrying a price that is no longer
+    declared - takes the first free slot in list order, then the default price.
+    """
+    free = [str(price) for price in prices or []]
+    default_price = str(default_price or "")
+    result = {}
+    waiting = []
+    for instance in instances:
+        instance_id = instance["instance_id"]
+        current = (instance.get("tags") or {}).get(tag)
+        current = None if current is None else str(current)
+        if current is not None and current in free:
+            free.remove(current)
+            result[instance_id] = current
+        elif current and current == default_price:
+            result[instance_id] = current
+        else:
+            waiting.append(instance_id)
+    for instance_id in waiting:
+        result[instance_id] = free.pop(0) if free else default_price
+    return result

@@ -120,3 +120,68 @@ def test_security_group_rules_split_families_and_normalise():
 def test_security_group_rules_refuse_a_bad_block():
     with pytest.raises(AnsibleFilterError, match="'nope' has no prefix"):
         security_group_rules(["nope"], [8080], ["198.51.100.7/32"], 22, [])
+
+
+# --------------------------------------------------------------------------
+# ec2_fleet_host_prices: a host's PRICE follows the host, never its position
+# --------------------------------------------------------------------------
+
+host_prices = FILTERS["ec2_fleet_host_prices"]
+ONE, TWO, THREE, HALF = "1000000000000000000", "2000000000000000000", "3000000000000000000", "500000000000000000"
+
+
+def host(instance_id, price=None):
+    """A fleet member as the module ec2_enclave_instances returns it (only the fields the filter reads)."""
+    tags = {"opencontracts:fleet": "unit"}
+    if price is not None:
+        tags["opencontracts:price"] = price
+    return {"instance_id": instance_id, "tags": tags}
+
+
+def test_a_new_fleet_takes_the_listed_prices_in_order_then_the_default():
+    fleet = [host("i-a"), host("i-b"), host("i-c")]
+    assert host_prices(fleet, [ONE, TWO], HALF) == {"i-a": ONE, "i-b": TWO, "i-c": HALF}
+
+
+def test_scaling_down_keeps_every_survivors_price():
+    # 3 hosts priced ONE, TWO, HALF; the oldest (ONE) is terminated. By position the survivors would
+    # become ONE and TWO and their oracles would restart at another host's price.
+    survivors = [host("i-b", TWO), host("i-c", HALF)]
+    assert host_prices(survivors, [ONE, TWO], HALF) == {"i-b": TWO, "i-c": HALF}
+
+
+def test_scaling_up_gives_new_hosts_the_prices_not_yet_taken():
+    fleet = [host("i-b", TWO), host("i-c", HALF), host("i-d"), host("i-e")]
+    assert host_prices(fleet, [ONE, TWO], HALF) == {"i-b": TWO, "i-c": HALF, "i-d": ONE, "i-e": HALF}
+
+
+def test_a_repeated_price_is_one_slot_per_entry_claimed_oldest_first():
+    # Two hosts carry ONE but the list has it once: the older keeps it, the younger takes a free slot.
+    fleet = [host("i-a", ONE), host("i-b", ONE), host("i-c")]
+    assert host_prices(fleet, [ONE, ONE, TWO], HALF) == {"i-a": ONE, "i-b": ONE, "i-c": TWO}
+    assert host_prices(fleet, [ONE, TWO, THREE], "") == {"i-a": ONE, "i-b": TWO, "i-c": THREE}
+
+
+def test_a_price_no_longer_declared_is_replaced_by_a_free_one():
+    # Re-pricing: the operator replaced TWO by THREE in the list; only the host that had TWO changes.
+    fleet = [host("i-a", ONE), host("i-b", TWO), host("i-c", HALF)]
+    assert host_prices(fleet, [ONE, THREE], HALF) == {"i-a": ONE, "i-b": THREE, "i-c": HALF}
+    # A changed default price reaches the hosts that had the old default once the list is taken.
+    assert host_prices(fleet, [ONE, TWO], THREE) == {"i-a": ONE, "i-b": TWO, "i-c": THREE}
+
+
+def test_a_tag_edited_by_hand_to_an_undeclared_price_is_set_back():
+    fleet = [host("i-a", "7"), host("i-b", TWO)]
+    assert host_prices(fleet, [ONE, TWO], "") == {"i-a": ONE, "i-b": TWO}
+
+
+def test_the_order_of_the_input_decides_who_claims_first():
+    fleet = [host("i-b", ONE), host("i-a", ONE)]
+    assert host_prices(fleet, [ONE], TWO) == {"i-b": ONE, "i-a": TWO}
+
+
+def test_host_prices_refuses_what_is_not_a_list_of_instances():
+    with pytest.raises(AnsibleFilterError, match="a list of instances"):
+        host_prices({"i-a": ONE}, [ONE], "")
+    with pytest.raises(AnsibleFilterError, match="instance_id"):
+        host_prices([{"tags": {}}], [ONE], "")
