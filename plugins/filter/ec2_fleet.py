@@ -18,12 +18,12 @@ from ansible_collections.opencontracts.enclave.plugins.plugin_utils.ec2_fleet im
 )
 
 
-def ec2_fleet_input_errors(settings, teardown=False):
+def ec2_fleet_input_errors(settings, teardown=False, check_mode=False):
     """Every bad ec2_fleet setting, one message each."""
     if not isinstance(settings, dict):
         raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_input_errors: expects a dictionary of settings, got %r"
                                  % type(settings).__name__)
-    return input_errors(settings, teardown=bool(teardown))
+    return input_errors(settings, teardown=bool(teardown), check_mode=bool(check_mode))
 
 
 def ec2_fleet_security_group_rules(service_cidrs, service_ports, admin_cidrs, ssh_port, egress_cidrs):

@@ -16,6 +16,11 @@ import datetime
 # Instances in these states belong to the fleet; shutting-down and terminated ones are gone.
 MEMBER_STATES = ("pending", "running", "stopping", "stopped")
 
+# The mark of every instance this collection launches. Only marked instances are members of a fleet:
+# an instance that merely carries the fleet's tags is never started, terminated or reported.
+MANAGED_TAG_KEY = "opencontracts:managed-by"
+MANAGED_TAG_VALUE = "opencontracts.enclave"
+
 
 class FleetError(ValueError):
     """An input or an instance type that cannot work; the message tells the operator what to change."""
@@ -26,6 +31,18 @@ def tag_filters(tags):
     filters = [{"Name": "tag:%s" % key, "Values": [value]} for key, value in sorted(tags.items())]
     filters.append({"Name": "instance-state-name", "Values": list(MEMBER_STATES)})
     return filters
+
+
+def is_managed(instance):
+    """Whether the instance carries the collection's mark (it was launched by ec2_enclave_instances)."""
+    return tags_to_dict(instance.get("Tags")).get(MANAGED_TAG_KEY) == MANAGED_TAG_VALUE
+
+
+def split_managed(instances):
+    """``(managed, unmanaged)``: the instances with the collection's mark, and the others."""
+    managed = [i for i in instances if is_managed(i)]
+    unmanaged = [i for i in instances if not is_managed(i)]
+    return managed, unmanaged
 
 
 def tags_to_dict(tag_list):
@@ -52,6 +69,9 @@ def normalize_tags(tags, option):
             raise FleetError("%s: tag key %r uses the prefix 'aws:', which AWS reserves for itself" % (option, key))
         if len(key) > 128 or len(value) > 256:
             raise FleetError("%s: tag %r is too long (keys up to 128 characters, values up to 256)" % (option, key))
+        if key == MANAGED_TAG_KEY:
+            raise FleetError("%s: the tag %r is the mark this module gives the instances it launches (%s=%s); it "
+                             "cannot be set or matched here" % (option, key, MANAGED_TAG_KEY, MANAGED_TAG_VALUE))
         result[key] = value
     return result
 

@@ -12,6 +12,10 @@ description:
   - Keeps exactly O(count) EC2 instances running whose tags include every tag in O(tags), the way an oracle provider
     needs a fleet of Nitro Enclaves parent instances. It launches the missing ones, starts stopped ones and terminates
     the surplus, oldest first (by launch time, then instance ID).
+  - Every instance it launches is marked with the tag C(opencontracts:managed-by=opencontracts.enclave), and only
+    marked instances are members of the fleet. An instance that carries O(tags) without the mark (launched by hand or
+    by another tool) is never counted, started, terminated or returned; it is named in a warning and in
+    RV(unmanaged).
   - Every instance it launches has Nitro Enclaves enabled (C(EnclaveOptions.Enabled=true)) and requires IMDSv2
     (C(MetadataOptions.HttpTokens=required)). Enclave support can only be chosen at launch, which is why this module
     exists (M(amazon.aws.ec2_instance) has no enclave option).
@@ -34,14 +38,16 @@ options:
     description:
       - The tags that identify the fleet. An instance belongs to the fleet when it has every one of these tags with
         exactly this value; instances launched by the module get them.
-      - Choose tags that no other instance has, because surplus members are terminated.
-      - Keys must not start with C(aws:).
+      - Choose tags that no other instance has, because surplus members are terminated (only those with the mark
+        C(opencontracts:managed-by=opencontracts.enclave), which the module sets at launch).
+      - Keys must not start with C(aws:) and must not be C(opencontracts:managed-by).
     type: dict
     required: true
   extra_tags:
     description:
       - More tags for instances (and their volumes) launched by this run. They do not select the fleet, and existing
-        instances are not re-tagged (use M(amazon.aws.ec2_tag) for that).
+        instances are not re-tagged (use M(amazon.aws.ec2_tag) for that). The key C(opencontracts:managed-by) is
+        refused.
     type: dict
     default: {}
   instance_type:
@@ -149,8 +155,11 @@ attributes:
 notes:
   - Launching uses one C(RunInstances) call with an idempotency token, so a retried request never launches twice, and
     C(MinCount) equal to C(MaxCount), so EC2 launches all missing instances or none.
-  - Instances that AWS reports with Nitro Enclaves disabled (for example ones tagged by hand) are kept but reported in
-    a warning, because enclave support cannot be turned on for an existing instance.
+  - Instances that AWS reports with Nitro Enclaves disabled are kept but reported in a warning, because enclave support
+    cannot be turned on for an existing instance.
+  - Instances launched before the mark existed (or by hand) are not members. To hand such an instance to the module,
+    tag it C(opencontracts:managed-by=opencontracts.enclave) yourself (for example with M(amazon.aws.ec2_tag));
+    the module never adopts an instance on its own.
   - AWS errors end the task with the API's error code and message (and a hint for common causes such as a missing
     Marketplace subscription or vCPU quota), never with a traceback.
   - Required IAM permissions are C(ec2:DescribeInstances), C(ec2:DescribeInstanceTypes), C(ec2:DescribeImages),
@@ -303,6 +312,14 @@ instances:
       public_ip_address: 203.0.113.10
       private_ip_address: 172.31.3.4
       tags: {"opencontracts:fleet": "oracles-eu"}
+unmanaged:
+  description:
+    - IDs of the instances that carry O(tags) but not the mark C(opencontracts:managed-by=opencontracts.enclave),
+      oldest first. They were left alone (not counted, started or terminated) and are named in a warning.
+  returned: always
+  type: list
+  elements: str
+  sample: [i-0aaaabbbbccccdddd]
 launched:
   description: IDs of the instances launched by this run (empty in check mode).
   returned: always
@@ -416,6 +433,7 @@ class Fleet:
             "launch_count": 0,
             "started": [],
             "terminated": [],
+            "unmanaged": [],
             "image_id": None,
         }
         self.client = None
@@ -465,7 +483,11 @@ class Fleet:
         return instances
 
     def members(self, tags):
-        return self.describe("DescribeInstances (finding the fleet)", filters=ec2_enclave.tag_filters(tags))
+        """The fleet: instances with ``tags`` and the collection's mark; the others are only remembered."""
+        found = self.describe("DescribeInstances (finding the fleet)", filters=ec2_enclave.tag_filters(tags))
+        managed, unmanaged = ec2_enclave.split_managed(found)
+        self.result["unmanaged"] = [i["InstanceId"] for i in ec2_enclave.oldest_first(unmanaged)]
+        return managed
 
     def instance_type_info(self, instance_type):
         response = self.call("DescribeInstanceTypes for %s" % instance_type, "describe_instance_types",
@@ -563,6 +585,13 @@ class Fleet:
         members = self.members(tags)
         decision = ec2_enclave.plan(members, self.count)
         self.warn_about(decision["keep"])
+        if self.result["unmanaged"]:
+            self.module.warn("instances %s carry the fleet's tags %s but not the mark %s=%s, so they were not launched "
+                             "by this collection: they are left alone (not counted, started or terminated). Terminate "
+                             "them yourself, or tag them with the mark to make them members of the fleet"
+                             % (", ".join(self.result["unmanaged"]),
+                                ", ".join("%s=%s" % item for item in sorted(tags.items())),
+                                ec2_enclave.MANAGED_TAG_KEY, ec2_enclave.MANAGED_TAG_VALUE))
 
         image = None
         if decision["launch"]:
@@ -633,7 +662,8 @@ class Fleet:
             "ClientToken": "opencontracts-%s" % uuid.uuid4().hex,
             "EnclaveOptions": {"Enabled": True},
             "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
-            "TagSpecifications": ec2_enclave.tag_specifications(dict(extra_tags, **tags)),
+            "TagSpecifications": ec2_enclave.tag_specifications(
+                dict(extra_tags, **dict(tags, **{ec2_enclave.MANAGED_TAG_KEY: ec2_enclave.MANAGED_TAG_VALUE}))),
         }
         if params["key_name"]:
             request["KeyName"] = params["key_name"]

@@ -122,11 +122,23 @@ def _cidr_errors(settings):
     return errors
 
 
-def input_errors(settings, teardown=False):
+def _teardown_errors(settings, check_mode):
+    """Removing a fleet needs its name typed again in ec2_fleet_confirm_teardown (a preview does not)."""
+    name = settings.get("ec2_fleet_name")
+    confirmation = settings.get("ec2_fleet_confirm_teardown")
+    if check_mode or (isinstance(confirmation, str) and confirmation == name):
+        return []
+    return ["The teardown terminates every instance of fleet %r and deletes its security group and key pair. Confirm "
+            "with the fleet's name: -e ec2_fleet_confirm_teardown=%s (or preview it with --check); "
+            "ec2_fleet_confirm_teardown is %s" % (name, name, "not set" if confirmation is None else repr(confirmation))]
+
+
+def input_errors(settings, teardown=False, check_mode=False):
     """Every bad ec2_fleet setting, one message each; an empty list when all are usable.
 
     ``settings`` maps the role's variable names to their values (a variable that is not set is
-    absent or None). With ``teardown`` only what removing a fleet needs is checked.
+    absent or None). With ``teardown`` only what removing a fleet needs is checked, including the
+    confirmation ``ec2_fleet_confirm_teardown`` (the fleet's name), which ``check_mode`` does not need.
     """
     errors = []
     if not NAME_RE.match(str(settings.get("ec2_fleet_name", ""))):
@@ -134,7 +146,8 @@ def input_errors(settings, teardown=False):
     if not REGION_RE.match(str(settings.get("ec2_fleet_region", ""))):
         errors.append("ec2_fleet_region must be a region such as eu-central-1 (got %r)" % settings.get("ec2_fleet_region"))
     if teardown:
-        return errors
+        # The confirmation is asked for once the name it must repeat is usable.
+        return errors or _teardown_errors(settings, check_mode)
     group_name = str(settings.get("ec2_fleet_security_group_name", ""))
     if not SECURITY_GROUP_NAME_RE.match(group_name) or group_name.lower().startswith("sg-"):
         errors.append("ec2_fleet_security_group_name must be a security group name not starting with sg- (got %r)" % group_name)

@@ -88,9 +88,28 @@ def test_launch_settings_only_matter_when_instances_are_wanted():
         "ec2_fleet_key_name must name the EC2 key pair for SSH (set ec2_fleet_key_public_key too to import it)"]
 
 
-def test_teardown_checks_only_name_and_region():
-    assert input_errors({"ec2_fleet_name": "fleet", "ec2_fleet_region": "us-east-1"}, teardown=True) == []
-    assert len(input_errors({"ec2_fleet_name": "", "ec2_fleet_region": "us-east-1\n"}, teardown=True)) == 2
+def test_teardown_checks_name_region_and_the_confirmation():
+    confirmed = {"ec2_fleet_name": "fleet", "ec2_fleet_region": "us-east-1", "ec2_fleet_confirm_teardown": "fleet"}
+    assert input_errors(confirmed, teardown=True) == []
+    assert len(input_errors({"ec2_fleet_name": "", "ec2_fleet_region": "us-east-1\n",
+                             "ec2_fleet_confirm_teardown": ""}, teardown=True)) == 2
+
+
+@pytest.mark.parametrize("confirmation", [None, "", "yes", True, "fleet ", "FLEET", "other-fleet"])
+def test_teardown_without_the_fleets_name_as_confirmation_is_refused(confirmation):
+    settings = {"ec2_fleet_name": "fleet", "ec2_fleet_region": "us-east-1", "ec2_fleet_confirm_teardown": confirmation}
+    (message,) = input_errors(settings, teardown=True)
+    assert "ec2_fleet_confirm_teardown=fleet" in message
+    assert "--check" in message
+
+
+def test_teardown_in_check_mode_needs_no_confirmation():
+    settings = {"ec2_fleet_name": "fleet", "ec2_fleet_region": "us-east-1", "ec2_fleet_confirm_teardown": None}
+    assert input_errors(settings, teardown=True, check_mode=True) == []
+
+
+def test_the_confirmation_is_not_asked_for_outside_the_teardown():
+    assert errors_with(ec2_fleet_confirm_teardown=None) == []
 
 
 def test_names_are_matched_to_their_end():

@@ -45,10 +45,15 @@ def at(minute):
     return datetime.datetime(2024, 5, 1, 12, minute, tzinfo=datetime.timezone.utc)
 
 
-def instance(instance_id, minute, state="running", instance_type="c5a.4xlarge", **extra):
+# The mark of instances this collection launched, spelled out here (not taken from the code under test).
+MARK = {"opencontracts:managed-by": "opencontracts.enclave"}
+
+
+def instance(instance_id, minute, state="running", instance_type="c5a.4xlarge", managed=True, **extra):
+    tags = dict(FLEET, **MARK) if managed else dict(FLEET)
     data = {"InstanceId": instance_id, "InstanceType": instance_type, "ImageId": "ami-0123456789abcdef0",
             "LaunchTime": at(minute), "State": {"Name": state},
-            "Tags": [{"Key": key, "Value": value} for key, value in FLEET.items()],
+            "Tags": [{"Key": key, "Value": value} for key, value in tags.items()],
             "PrivateIpAddress": "172.31.0.%d" % minute, "PublicIpAddress": "203.0.113.%d" % minute}
     data.update(extra)
     return data
@@ -169,7 +174,7 @@ def test_describe_instance_reports_enclave_and_metadata_options():
     assert described["enclave_enabled"] is True
     assert described["metadata_http_tokens"] == "required"
     assert described["launch_time"] == "2024-05-01T12:01:00+00:00"
-    assert described["tags"] == FLEET
+    assert described["tags"] == dict(FLEET, **MARK)
     assert ec2_enclave.describe_instance(instance("i-b", 2))["enclave_enabled"] is None
 
 
@@ -292,7 +297,11 @@ def test_launch_sends_enclave_and_imdsv2_options(stubbed):
         "ClientToken": stub.ANY,
         "EnclaveOptions": {"Enabled": True},
         "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
-        "TagSpecifications": ec2_enclave.tag_specifications({"opencontracts:fleet": "unit", "Name": "oracle"}),
+        "TagSpecifications": [{"ResourceType": kind, "Tags": [{"Key": "Name", "Value": "oracle"},
+                                                               {"Key": "opencontracts:fleet", "Value": "unit"},
+                                                               {"Key": "opencontracts:managed-by",
+                                                                "Value": "opencontracts.enclave"}]}
+                              for kind in ("instance", "volume")],
         "KeyName": "admin",
         "NetworkInterfaces": [{"DeviceIndex": 0, "SubnetId": "subnet-1", "AssociatePublicIpAddress": True,
                                "DeleteOnTermination": True, "Groups": ["sg-1"]}],
@@ -394,6 +403,58 @@ def test_bad_input_fails_before_any_call(stubbed, args, message):  # pylint: dis
     assert message in result["msg"]
 
 
+def test_scale_down_never_touches_instances_without_the_mark(stubbed):
+    # i-foreign carries the fleet's tag but was not launched by the collection: it is neither counted,
+    # nor terminated, nor reported, only named in a warning.
+    members = [instance("i-foreign", 0, managed=False), instance("i-a", 1), instance("i-b", 2)]
+    stubbed.add_response("describe_instance_types", {"InstanceTypes": [C5A_4XLARGE]},
+                         {"InstanceTypes": ["c5a.4xlarge"]})
+    stubbed.add_response("describe_instances", reservations(*members), {"Filters": fleet_filters()})
+    stubbed.add_response("terminate_instances", {"TerminatingInstances": []}, {"InstanceIds": ["i-a"]})
+    stubbed.add_response("describe_instances", reservations(instance("i-a", 1, state="terminated")),
+                         {"InstanceIds": ["i-a"]})
+    stubbed.add_response("describe_instances", reservations(instance("i-foreign", 0, managed=False), instance("i-b", 2)),
+                         {"Filters": fleet_filters()})
+    result = run({"count": 1})
+    assert result["failed"] is False, result
+    assert result["terminated"] == ["i-a"]
+    assert [i["instance_id"] for i in result["instances"]] == ["i-b"]
+    assert result["unmanaged"] == ["i-foreign"]
+    assert any("i-foreign" in w and "opencontracts:managed-by" in w and "left alone" in w for w in result["warnings"])
+
+
+def test_count_zero_leaves_instances_without_the_mark_running(stubbed):
+    stubbed.add_response("describe_instances", reservations(instance("i-foreign", 0, managed=False)),
+                         {"Filters": fleet_filters()})
+    result = run({"count": 0})
+    assert result["failed"] is False, result
+    assert result["changed"] is False
+    assert result["terminated"] == [] and result["instances"] == []
+    assert result["unmanaged"] == ["i-foreign"]
+
+
+def test_instances_without_the_mark_do_not_count_towards_the_fleet(stubbed):
+    stubbed.add_response("describe_instance_types", {"InstanceTypes": [C5A_4XLARGE]},
+                         {"InstanceTypes": ["c5a.4xlarge"]})
+    stubbed.add_response("describe_instances", reservations(instance("i-foreign", 0, managed=False)),
+                         {"Filters": fleet_filters()})
+    stubbed.add_response("describe_images", {"Images": [{"ImageId": "ami-1", "State": "available",
+                                                         "RootDeviceName": "/dev/xvda"}]},
+                         {"Owners": stub.ANY, "Filters": stub.ANY})
+    result = run({"count": 1}, check_mode=True)
+    assert result["failed"] is False, result
+    assert result["launch_count"] == 1 and result["unmanaged"] == ["i-foreign"]
+
+
+def test_the_mark_cannot_be_overridden_through_tags(stubbed):  # pylint: disable=unused-argument
+    result = run({"count": 1, "tags": dict(FLEET, **{"opencontracts:managed-by": "someone-else"})})
+    assert result["failed"] is True
+    assert "opencontracts:managed-by" in result["msg"]
+    result = run({"count": 1, "extra_tags": {"opencontracts:managed-by": "someone-else"}})
+    assert result["failed"] is True
+    assert "opencontracts:managed-by" in result["msg"]
+
+
 # --------------------------------------------------------------------------
 # Whole runs against moto's in-process EC2
 # --------------------------------------------------------------------------
@@ -427,9 +488,17 @@ def launches(sent):
 
 def test_fleet_lifecycle_in_moto(moto_ec2):
     base = {"image_owners": ["self"]}
+    # Somebody else's instance with the fleet's tag but without the collection's mark: never touched.
+    foreign = moto_ec2["client"].run_instances(
+        ImageId=moto_ec2["image_id"], InstanceType="t3.micro", MinCount=1, MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "opencontracts:fleet", "Value": "unit"}]}],
+    )["Instances"][0]["InstanceId"]
     first = run(dict(base, count=3))
     assert first["failed"] is False, first
     assert first["changed"] is True and len(first["launched"]) == 3
+    assert first["unmanaged"] == [foreign]
+    assert foreign not in [i["instance_id"] for i in first["instances"]]
+    assert all(i["tags"]["opencontracts:managed-by"] == "opencontracts.enclave" for i in first["instances"])
     assert [i["state"] for i in first["instances"]] == ["running"] * 3
     assert all(i["metadata_http_tokens"] == "required" for i in first["instances"])
     assert first["image_id"] == moto_ec2["image_id"]
@@ -459,3 +528,5 @@ def test_fleet_lifecycle_in_moto(moto_ec2):
     gone = run(dict(base, count=0))
     assert gone["changed"] is True and gone["instances"] == []
     assert sorted(gone["terminated"]) == sorted(kept)
+    (left,) = moto_ec2["client"].describe_instances(InstanceIds=[foreign])["Reservations"][0]["Instances"]
+    assert left["State"]["Name"] == "running"
