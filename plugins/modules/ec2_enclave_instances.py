@@ -16,8 +16,9 @@ description:
     marked instances are members of the fleet. An instance that carries O(tags) without the mark (launched by hand or
     by another tool) is never counted, started, terminated or returned; it is named in a warning and in
     RV(unmanaged).
-  - Every instance it launches has Nitro Enclaves enabled (C(EnclaveOptions.Enabled=true)) and requires IMDSv2
-    (C(MetadataOptions.HttpTokens=required)). Enclave support can only be chosen at launch, which is why this module
+  - Every instance it launches has Nitro Enclaves enabled (C(EnclaveOptions.Enabled=true)), requires IMDSv2
+    (C(MetadataOptions.HttpTokens=required)) and an encrypted root volume (C(Encrypted=true) in the block device
+    mapping of the image's root device, with O(volume_kms_key_id) or the account's default EBS key). Enclave support can only be chosen at launch, which is why this module
     exists (M(amazon.aws.ec2_instance) has no enclave option).
   - Before it launches anything it checks, with C(DescribeInstanceTypes), that O(instance_type) supports Nitro
     Enclaves and has the vCPUs and memory that the enclaves (O(enclave_cpu_count), O(enclave_memory_mib)) and the
@@ -104,6 +105,16 @@ options:
     type: str
     default: gp3
     choices: [gp2, gp3, io1, io2, st1, sc1, standard]
+  volume_kms_key_id:
+    description:
+      - The KMS key that encrypts the root volume of launched instances - a key ID, a key ARN, an alias
+        (C(alias/NAME)) or an alias ARN; an ARN must be of the instances' region.
+      - Unset means the account's default key for EBS encryption (the AWS managed key C(aws/ebs) unless the account
+        chose another). The root volume is encrypted either way.
+      - The credentials (and the EC2 service) need C(kms:CreateGrant), C(kms:Decrypt), C(kms:DescribeKey),
+        C(kms:GenerateDataKeyWithoutPlaintext) and C(kms:ReEncrypt*) on a customer managed key.
+      - Existing instances are not changed.
+    type: str
   enclave_memory_mib:
     description:
       - Memory (MiB) that the allocator will reserve for enclaves on each instance, as in C(allocator.yaml).
@@ -163,7 +174,10 @@ notes:
   - AWS errors end the task with the API's error code and message (and a hint for common causes such as a missing
     Marketplace subscription or vCPU quota), never with a traceback.
   - Required IAM permissions are C(ec2:DescribeInstances), C(ec2:DescribeInstanceTypes), C(ec2:DescribeImages),
-    C(ec2:RunInstances), C(ec2:CreateTags), C(ec2:StartInstances) and C(ec2:TerminateInstances).
+    C(ec2:RunInstances), C(ec2:CreateTags), C(ec2:StartInstances) and C(ec2:TerminateInstances), and the KMS
+    permissions of O(volume_kms_key_id) when it names a customer managed key.
+  - The image must be EBS-backed (have a root device name), because the root volume's encryption is set in its block
+    device mapping.
 seealso:
   - module: amazon.aws.ec2_instance
   - module: amazon.aws.ec2_security_group
@@ -186,6 +200,7 @@ EXAMPLES = r"""
     enclave_memory_mib: 11000
     enclave_cpu_count: 2
     volume_size: 40
+    volume_kms_key_id: arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
   register: fleet
 
 - name: Show the hosts
@@ -638,6 +653,10 @@ class Fleet:
                 raise FleetError("%s must be at least %d, got %d" % (name, minimum, params[name]))
         if params["volume_size"] is not None and params["volume_size"] < 1:
             raise FleetError("volume_size must be at least 1 (GiB), got %d" % params["volume_size"])
+        if params["volume_kms_key_id"] is not None:
+            error = ec2_enclave.kms_key_error(params["volume_kms_key_id"], self.module.region)
+            if error:
+                raise FleetError("volume_kms_key_id: %s" % error)
 
     def warn_about(self, keep):
         params = self.module.params
@@ -678,12 +697,11 @@ class Fleet:
                 request["SubnetId"] = params["subnet_id"]
             if params["security_group_ids"]:
                 request["SecurityGroupIds"] = params["security_group_ids"]
-        if params["volume_size"] is not None:
-            try:
-                request["BlockDeviceMappings"] = ec2_enclave.root_block_device(
-                    image, params["volume_size"], params["volume_type"])
-            except FleetError as error:
-                self.fail(str(error))
+        try:
+            request["BlockDeviceMappings"] = ec2_enclave.root_block_device(
+                image, params["volume_size"], params["volume_type"], params["volume_kms_key_id"])
+        except FleetError as error:
+            self.fail(str(error))
         response = self.call("RunInstances (%d x %s)" % (how_many, params["instance_type"]), "run_instances",
                              **request)
         self.result["changed"] = True
@@ -714,6 +732,7 @@ def main():
         assign_public_ip=dict(type="bool"),
         volume_size=dict(type="int"),
         volume_type=dict(type="str", default="gp3", choices=["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"]),
+        volume_kms_key_id=dict(type="str", no_log=False),
         enclave_memory_mib=dict(type="int", default=512),
         enclave_cpu_count=dict(type="int", default=2),
         parent_memory_mib=dict(type="int", default=2048),

@@ -11,6 +11,8 @@ Public API: :func:`input_errors` (every bad setting, one message each), :func:`n
 import ipaddress
 import re
 
+from ansible_collections.opencontracts.enclave.plugins.module_utils.ec2_enclave import kms_key_error
+
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 SECURITY_GROUP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:/()#,@+=&;{}!$*-]{0,254}\Z")
 REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+\Z")
@@ -79,6 +81,14 @@ def _launch_errors(settings):
         number = _int(settings.get(name))
         if number is None or number < minimum:
             errors.append("%s must be at least %d %s (got %r)" % (name, minimum, unit, settings.get(name)))
+    kms_key = settings.get("ec2_fleet_volume_kms_key_id")
+    if kms_key and not isinstance(kms_key, str):
+        errors.append("ec2_fleet_volume_kms_key_id: %r is not a KMS key: write one key ID, ARN or alias as a string"
+                      % (kms_key,))
+    elif kms_key:
+        error = kms_key_error(kms_key, str(settings.get("ec2_fleet_region", "")))
+        if error:
+            errors.append("ec2_fleet_volume_kms_key_id: %s" % error)
     prices = [str(price) for price in settings.get("ec2_fleet_prices") or []]
     bad_prices = [price for price in prices if not PRICE_RE.match(price)]
     if bad_prices:

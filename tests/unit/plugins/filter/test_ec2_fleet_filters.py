@@ -30,6 +30,7 @@ GOOD = {
     "ec2_fleet_image_id": "",
     "ec2_fleet_image_owners": ["aws-marketplace"],
     "ec2_fleet_volume_size": 40,
+    "ec2_fleet_volume_kms_key_id": "",
     "ec2_fleet_enclave_memory_mib": 11000,
     "ec2_fleet_enclave_cpu_count": 2,
     "ec2_fleet_parent_memory_mib": 2048,
@@ -80,6 +81,27 @@ def test_every_bad_value_gets_its_own_message():
         "ec2_fleet_prices", "ec2_fleet_prices"]
     assert "'bad name'" in errors[0] and "'moon'" in errors[1] and "[0]" in errors[2]
     assert "gives 1 price(s) for 2 host(s)" in errors[5]
+
+
+KEY_ARN = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize("key", ["", None, KEY_ARN, "1234abcd-12ab-34cd-56ef-1234567890ab", "alias/oracle-volumes"])
+def test_a_usable_kms_key_or_none_passes(key):
+    assert errors_with(ec2_fleet_volume_kms_key_id=key) == []
+
+
+@pytest.mark.parametrize("key, words", [
+    ("oracle-volumes", "is not a KMS key"),
+    (KEY_ARN + "\n", "is not a KMS key"),
+    ("arn:aws:kms:eu-central-1:111122223333:key/oracle", "is not a KMS key"),
+    (KEY_ARN.replace("eu-central-1", "us-east-1"), "not in region eu-central-1"),
+    (["alias/a"], "is not a KMS key"),
+])
+def test_a_bad_kms_key_is_named_before_anything_happens(key, words):
+    (message,) = errors_with(ec2_fleet_volume_kms_key_id=key)
+    assert message.startswith("ec2_fleet_volume_kms_key_id")
+    assert words in message
 
 
 def test_launch_settings_only_matter_when_instances_are_wanted():
