@@ -18,8 +18,8 @@ description:
     RV(unmanaged).
   - Every instance it launches has Nitro Enclaves enabled (C(EnclaveOptions.Enabled=true)), requires IMDSv2
     (C(MetadataOptions.HttpTokens=required)) and an encrypted root volume (C(Encrypted=true) in the block device
-    mapping of the image's root device, with O(volume_kms_key_id) or the account's default EBS key). Enclave support can only be chosen at launch, which is why this module
-    exists (M(amazon.aws.ec2_instance) has no enclave option).
+    mapping of the image's root device, with O(volume_kms_key_id) or the account's default EBS key). Enclave support
+    can only be chosen at launch, which is why this module exists (M(amazon.aws.ec2_instance) has no enclave option).
   - Before it launches anything it checks, with C(DescribeInstanceTypes), that O(instance_type) supports Nitro
     Enclaves and has the vCPUs and memory that the enclaves (O(enclave_cpu_count), O(enclave_memory_mib)) and the
     parent instance (O(parent_cpu_count), O(parent_memory_mib)) need, and fails with a message naming the shortfall

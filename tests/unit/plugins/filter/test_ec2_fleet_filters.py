@@ -168,7 +168,10 @@ def test_security_group_rules_refuse_a_bad_block():
 # --------------------------------------------------------------------------
 
 host_prices = FILTERS["ec2_fleet_host_prices"]
-ONE, TWO, THREE, HALF = "1000000000000000000", "2000000000000000000", "3000000000000000000", "500000000000000000"
+ONE = "1000000000000000000"
+TWO = "2000000000000000000"
+THREE = "3000000000000000000"
+HALF = "500000000000000000"
 
 
 def host(instance_id, price=None):

@@ -335,11 +335,11 @@ def test_launch_sends_enclave_and_imdsv2_options(stubbed):
         "ClientToken": stub.ANY,
         "EnclaveOptions": {"Enabled": True},
         "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
-        "TagSpecifications": [{"ResourceType": kind, "Tags": [{"Key": "Name", "Value": "oracle"},
-                                                               {"Key": "opencontracts:fleet", "Value": "unit"},
-                                                               {"Key": "opencontracts:managed-by",
-                                                                "Value": "opencontracts.enclave"}]}
-                              for kind in ("instance", "volume")],
+        "TagSpecifications": [
+            {"ResourceType": kind, "Tags": [{"Key": "Name", "Value": "oracle"},
+                                            {"Key": "opencontracts:fleet", "Value": "unit"},
+                                            {"Key": "opencontracts:managed-by", "Value": "opencontracts.enclave"}]}
+            for kind in ("instance", "volume")],
         "KeyName": "admin",
         "NetworkInterfaces": [{"DeviceIndex": 0, "SubnetId": "subnet-1", "AssociatePublicIpAddress": True,
                                "DeleteOnTermination": True, "Groups": ["sg-1"]}],
