@@ -10,18 +10,20 @@ file of its name beside this one.
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.opencontracts.enclave.plugins.plugin_utils.ec2_fleet import (
+    PRICE_TAG,
     CidrError,
+    host_prices,
     input_errors,
     security_group_rules,
 )
 
 
-def ec2_fleet_input_errors(settings, teardown=False):
+def ec2_fleet_input_errors(settings, teardown=False, check_mode=False):
     """Every bad ec2_fleet setting, one message each."""
     if not isinstance(settings, dict):
         raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_input_errors: expects a dictionary of settings, got %r"
                                  % type(settings).__name__)
-    return input_errors(settings, teardown=bool(teardown))
+    return input_errors(settings, teardown=bool(teardown), check_mode=bool(check_mode))
 
 
 def ec2_fleet_security_group_rules(service_cidrs, service_ports, admin_cidrs, ssh_port, egress_cidrs):
@@ -32,11 +34,26 @@ def ec2_fleet_security_group_rules(service_cidrs, service_ports, admin_cidrs, ss
         raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_security_group_rules: %s" % error) from None
 
 
+def ec2_fleet_host_prices(instances, prices, default_price, tag=PRICE_TAG):
+    """The PRICE of every host of the fleet, by instance ID (its own price while it is still declared)."""
+    if not isinstance(instances, (list, tuple)) or not all(isinstance(i, dict) for i in instances):
+        raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_host_prices: expects a list of instances (the "
+                                 "module ec2_enclave_instances's result 'instances'), got %r" % (instances,))
+    missing = [i for i in instances if not i.get("instance_id")]
+    if missing:
+        raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_host_prices: every instance needs an instance_id; "
+                                 "these have none: %r" % (missing,))
+    if not isinstance(prices, (list, tuple)):
+        raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_host_prices: prices must be a list, got %r" % (prices,))
+    return host_prices(instances, prices, default_price, tag)
+
+
 class FilterModule(object):
     """The ec2_fleet role's filters."""
 
     def filters(self):
         return {
+            "ec2_fleet_host_prices": ec2_fleet_host_prices,
             "ec2_fleet_input_errors": ec2_fleet_input_errors,
             "ec2_fleet_security_group_rules": ec2_fleet_security_group_rules,
         }

@@ -12,9 +12,23 @@ recorded API responses.
 """
 
 import datetime
+import re
 
 # Instances in these states belong to the fleet; shutting-down and terminated ones are gone.
 MEMBER_STATES = ("pending", "running", "stopping", "stopped")
+
+# The mark of every instance this collection launches. Only marked instances are members of a fleet:
+# an instance that merely carries the fleet's tags is never started, terminated or reported.
+MANAGED_TAG_KEY = "opencontracts:managed-by"
+MANAGED_TAG_VALUE = "opencontracts.enclave"
+
+# The ways RunInstances accepts a KMS key for an EBS volume: key ID (also multi-Region), alias, and the
+# ARN of either. An unusable key is only found out after the launch (the instance terminates), hence
+# the check of the format and the region before.
+_KEY_ID = r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
+_ALIAS = r"alias/[A-Za-z0-9/_-]{1,250}"
+KMS_KEY_RE = re.compile(r"(?:%s|%s|arn:aws[a-z-]*:kms:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):\d{12}:(?:key/%s|%s))\Z"
+                        % (_KEY_ID, _ALIAS, _KEY_ID, _ALIAS))
 
 
 class FleetError(ValueError):
@@ -26,6 +40,34 @@ def tag_filters(tags):
     filters = [{"Name": "tag:%s" % key, "Values": [value]} for key, value in sorted(tags.items())]
     filters.append({"Name": "instance-state-name", "Values": list(MEMBER_STATES)})
     return filters
+
+
+def is_managed(instance):
+    """Whether the instance carries the collection's mark (it was launched by ec2_enclave_instances)."""
+    return tags_to_dict(instance.get("Tags")).get(MANAGED_TAG_KEY) == MANAGED_TAG_VALUE
+
+
+def split_managed(instances):
+    """``(managed, unmanaged)``: the instances with the collection's mark, and the others."""
+    managed = [i for i in instances if is_managed(i)]
+    unmanaged = [i for i in instances if not is_managed(i)]
+    return managed, unmanaged
+
+
+def kms_key_error(key, region=None):
+    """Why ``key`` cannot encrypt an EBS volume in ``region`` (a message), or None when it can be used.
+
+    Accepted: a key ID (``1234abcd-...`` or ``mrk-...``), an alias (``alias/name``) and the ARN of either,
+    whose region must be ``region`` when one is given.
+    """
+    match = KMS_KEY_RE.match(str(key))
+    if not match:
+        return ("%r is not a KMS key: use a key ID (1234abcd-12ab-34cd-56ef-1234567890ab), a key ARN "
+                "(arn:aws:kms:REGION:ACCOUNT:key/KEY-ID), an alias (alias/NAME) or an alias ARN" % (key,))
+    if region and match.group("region") and match.group("region") != region:
+        return ("KMS key %r is in region %s, not in region %s of the instances (EBS uses keys of its own region)"
+                % (key, match.group("region"), region))
+    return None
 
 
 def tags_to_dict(tag_list):
@@ -52,6 +94,9 @@ def normalize_tags(tags, option):
             raise FleetError("%s: tag key %r uses the prefix 'aws:', which AWS reserves for itself" % (option, key))
         if len(key) > 128 or len(value) > 256:
             raise FleetError("%s: tag %r is too long (keys up to 128 characters, values up to 256)" % (option, key))
+        if key == MANAGED_TAG_KEY:
+            raise FleetError("%s: the tag %r is the mark this module gives the instances it launches (%s=%s); it "
+                             "cannot be set or matched here" % (option, key, MANAGED_TAG_KEY, MANAGED_TAG_VALUE))
         result[key] = value
     return result
 
@@ -143,21 +188,29 @@ def choose_image(images, architectures):
     return sorted(usable, key=lambda image: (image.get("CreationDate", ""), image.get("ImageId", "")))[-1]
 
 
-def root_block_device(image, volume_size, volume_type):
-    """BlockDeviceMappings for the root volume of ``image`` with the requested size; refuse a size below the image's."""
+def root_block_device(image, volume_size, volume_type, kms_key_id=None):
+    """BlockDeviceMappings for the encrypted root volume of ``image``; refuse a size below the image's.
+
+    The root volume is always encrypted (with ``kms_key_id``, else the account's default EBS key). Without
+    ``volume_size`` the size (and type) are the image's.
+    """
     root_name = image.get("RootDeviceName")
     if not root_name:
-        raise FleetError("image %s has no root device name, so its root volume size cannot be set; "
-                         "leave volume_size unset" % image.get("ImageId"))
+        raise FleetError("image %s has no root device name, so its root volume cannot be encrypted; "
+                         "choose an EBS-backed image" % image.get("ImageId"))
     for mapping in image.get("BlockDeviceMappings") or []:
-        if mapping.get("DeviceName") == root_name:
+        if volume_size is not None and mapping.get("DeviceName") == root_name:
             image_size = (mapping.get("Ebs") or {}).get("VolumeSize")
             if image_size and volume_size < int(image_size):
                 raise FleetError("volume_size %d GiB is smaller than the %d GiB root snapshot of image %s"
                                  % (volume_size, int(image_size), image.get("ImageId")))
-    ebs = {"VolumeSize": volume_size, "DeleteOnTermination": True}
-    if volume_type:
-        ebs["VolumeType"] = volume_type
+    ebs = {"DeleteOnTermination": True, "Encrypted": True}
+    if volume_size is not None:
+        ebs["VolumeSize"] = volume_size
+        if volume_type:
+            ebs["VolumeType"] = volume_type
+    if kms_key_id:
+        ebs["KmsKeyId"] = kms_key_id
     return [{"DeviceName": root_name, "Ebs": ebs}]
 
 

@@ -12,9 +12,14 @@ description:
   - Keeps exactly O(count) EC2 instances running whose tags include every tag in O(tags), the way an oracle provider
     needs a fleet of Nitro Enclaves parent instances. It launches the missing ones, starts stopped ones and terminates
     the surplus, oldest first (by launch time, then instance ID).
-  - Every instance it launches has Nitro Enclaves enabled (C(EnclaveOptions.Enabled=true)) and requires IMDSv2
-    (C(MetadataOptions.HttpTokens=required)). Enclave support can only be chosen at launch, which is why this module
-    exists (M(amazon.aws.ec2_instance) has no enclave option).
+  - Every instance it launches is marked with the tag C(opencontracts:managed-by=opencontracts.enclave), and only
+    marked instances are members of the fleet. An instance that carries O(tags) without the mark (launched by hand or
+    by another tool) is never counted, started, terminated or returned; it is named in a warning and in
+    RV(unmanaged).
+  - Every instance it launches has Nitro Enclaves enabled (C(EnclaveOptions.Enabled=true)), requires IMDSv2
+    (C(MetadataOptions.HttpTokens=required)) and an encrypted root volume (C(Encrypted=true) in the block device
+    mapping of the image's root device, with O(volume_kms_key_id) or the account's default EBS key). Enclave support
+    can only be chosen at launch, which is why this module exists (M(amazon.aws.ec2_instance) has no enclave option).
   - Before it launches anything it checks, with C(DescribeInstanceTypes), that O(instance_type) supports Nitro
     Enclaves and has the vCPUs and memory that the enclaves (O(enclave_cpu_count), O(enclave_memory_mib)) and the
     parent instance (O(parent_cpu_count), O(parent_memory_mib)) need, and fails with a message naming the shortfall
@@ -34,14 +39,16 @@ options:
     description:
       - The tags that identify the fleet. An instance belongs to the fleet when it has every one of these tags with
         exactly this value; instances launched by the module get them.
-      - Choose tags that no other instance has, because surplus members are terminated.
-      - Keys must not start with C(aws:).
+      - Choose tags that no other instance has, because surplus members are terminated (only those with the mark
+        C(opencontracts:managed-by=opencontracts.enclave), which the module sets at launch).
+      - Keys must not start with C(aws:) and must not be C(opencontracts:managed-by).
     type: dict
     required: true
   extra_tags:
     description:
       - More tags for instances (and their volumes) launched by this run. They do not select the fleet, and existing
-        instances are not re-tagged (use M(amazon.aws.ec2_tag) for that).
+        instances are not re-tagged (use M(amazon.aws.ec2_tag) for that). The key C(opencontracts:managed-by) is
+        refused.
     type: dict
     default: {}
   instance_type:
@@ -98,6 +105,16 @@ options:
     type: str
     default: gp3
     choices: [gp2, gp3, io1, io2, st1, sc1, standard]
+  volume_kms_key_id:
+    description:
+      - The KMS key that encrypts the root volume of launched instances - a key ID, a key ARN, an alias
+        (C(alias/NAME)) or an alias ARN; an ARN must be of the instances' region.
+      - Unset means the account's default key for EBS encryption (the AWS managed key C(aws/ebs) unless the account
+        chose another). The root volume is encrypted either way.
+      - The credentials (and the EC2 service) need C(kms:CreateGrant), C(kms:Decrypt), C(kms:DescribeKey),
+        C(kms:GenerateDataKeyWithoutPlaintext) and C(kms:ReEncrypt*) on a customer managed key.
+      - Existing instances are not changed.
+    type: str
   enclave_memory_mib:
     description:
       - Memory (MiB) that the allocator will reserve for enclaves on each instance, as in C(allocator.yaml).
@@ -149,12 +166,18 @@ attributes:
 notes:
   - Launching uses one C(RunInstances) call with an idempotency token, so a retried request never launches twice, and
     C(MinCount) equal to C(MaxCount), so EC2 launches all missing instances or none.
-  - Instances that AWS reports with Nitro Enclaves disabled (for example ones tagged by hand) are kept but reported in
-    a warning, because enclave support cannot be turned on for an existing instance.
+  - Instances that AWS reports with Nitro Enclaves disabled are kept but reported in a warning, because enclave support
+    cannot be turned on for an existing instance.
+  - Instances launched before the mark existed (or by hand) are not members. To hand such an instance to the module,
+    tag it C(opencontracts:managed-by=opencontracts.enclave) yourself (for example with M(amazon.aws.ec2_tag));
+    the module never adopts an instance on its own.
   - AWS errors end the task with the API's error code and message (and a hint for common causes such as a missing
     Marketplace subscription or vCPU quota), never with a traceback.
   - Required IAM permissions are C(ec2:DescribeInstances), C(ec2:DescribeInstanceTypes), C(ec2:DescribeImages),
-    C(ec2:RunInstances), C(ec2:CreateTags), C(ec2:StartInstances) and C(ec2:TerminateInstances).
+    C(ec2:RunInstances), C(ec2:CreateTags), C(ec2:StartInstances) and C(ec2:TerminateInstances), and the KMS
+    permissions of O(volume_kms_key_id) when it names a customer managed key.
+  - The image must be EBS-backed (have a root device name), because the root volume's encryption is set in its block
+    device mapping.
 seealso:
   - module: amazon.aws.ec2_instance
   - module: amazon.aws.ec2_security_group
@@ -177,6 +200,7 @@ EXAMPLES = r"""
     enclave_memory_mib: 11000
     enclave_cpu_count: 2
     volume_size: 40
+    volume_kms_key_id: arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
   register: fleet
 
 - name: Show the hosts
@@ -303,6 +327,14 @@ instances:
       public_ip_address: 203.0.113.10
       private_ip_address: 172.31.3.4
       tags: {"opencontracts:fleet": "oracles-eu"}
+unmanaged:
+  description:
+    - IDs of the instances that carry O(tags) but not the mark C(opencontracts:managed-by=opencontracts.enclave),
+      oldest first. They were left alone (not counted, started or terminated) and are named in a warning.
+  returned: always
+  type: list
+  elements: str
+  sample: [i-0aaaabbbbccccdddd]
 launched:
   description: IDs of the instances launched by this run (empty in check mode).
   returned: always
@@ -416,6 +448,7 @@ class Fleet:
             "launch_count": 0,
             "started": [],
             "terminated": [],
+            "unmanaged": [],
             "image_id": None,
         }
         self.client = None
@@ -465,7 +498,11 @@ class Fleet:
         return instances
 
     def members(self, tags):
-        return self.describe("DescribeInstances (finding the fleet)", filters=ec2_enclave.tag_filters(tags))
+        """The fleet: instances with ``tags`` and the collection's mark; the others are only remembered."""
+        found = self.describe("DescribeInstances (finding the fleet)", filters=ec2_enclave.tag_filters(tags))
+        managed, unmanaged = ec2_enclave.split_managed(found)
+        self.result["unmanaged"] = [i["InstanceId"] for i in ec2_enclave.oldest_first(unmanaged)]
+        return managed
 
     def instance_type_info(self, instance_type):
         response = self.call("DescribeInstanceTypes for %s" % instance_type, "describe_instance_types",
@@ -563,6 +600,13 @@ class Fleet:
         members = self.members(tags)
         decision = ec2_enclave.plan(members, self.count)
         self.warn_about(decision["keep"])
+        if self.result["unmanaged"]:
+            self.module.warn("instances %s carry the fleet's tags %s but not the mark %s=%s, so they were not launched "
+                             "by this collection: they are left alone (not counted, started or terminated). Terminate "
+                             "them yourself, or tag them with the mark to make them members of the fleet"
+                             % (", ".join(self.result["unmanaged"]),
+                                ", ".join("%s=%s" % item for item in sorted(tags.items())),
+                                ec2_enclave.MANAGED_TAG_KEY, ec2_enclave.MANAGED_TAG_VALUE))
 
         image = None
         if decision["launch"]:
@@ -609,6 +653,10 @@ class Fleet:
                 raise FleetError("%s must be at least %d, got %d" % (name, minimum, params[name]))
         if params["volume_size"] is not None and params["volume_size"] < 1:
             raise FleetError("volume_size must be at least 1 (GiB), got %d" % params["volume_size"])
+        if params["volume_kms_key_id"] is not None:
+            error = ec2_enclave.kms_key_error(params["volume_kms_key_id"], self.module.region)
+            if error:
+                raise FleetError("volume_kms_key_id: %s" % error)
 
     def warn_about(self, keep):
         params = self.module.params
@@ -633,7 +681,8 @@ class Fleet:
             "ClientToken": "opencontracts-%s" % uuid.uuid4().hex,
             "EnclaveOptions": {"Enabled": True},
             "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
-            "TagSpecifications": ec2_enclave.tag_specifications(dict(extra_tags, **tags)),
+            "TagSpecifications": ec2_enclave.tag_specifications(
+                dict(extra_tags, **dict(tags, **{ec2_enclave.MANAGED_TAG_KEY: ec2_enclave.MANAGED_TAG_VALUE}))),
         }
         if params["key_name"]:
             request["KeyName"] = params["key_name"]
@@ -648,12 +697,11 @@ class Fleet:
                 request["SubnetId"] = params["subnet_id"]
             if params["security_group_ids"]:
                 request["SecurityGroupIds"] = params["security_group_ids"]
-        if params["volume_size"] is not None:
-            try:
-                request["BlockDeviceMappings"] = ec2_enclave.root_block_device(
-                    image, params["volume_size"], params["volume_type"])
-            except FleetError as error:
-                self.fail(str(error))
+        try:
+            request["BlockDeviceMappings"] = ec2_enclave.root_block_device(
+                image, params["volume_size"], params["volume_type"], params["volume_kms_key_id"])
+        except FleetError as error:
+            self.fail(str(error))
         response = self.call("RunInstances (%d x %s)" % (how_many, params["instance_type"]), "run_instances",
                              **request)
         self.result["changed"] = True
@@ -684,6 +732,7 @@ def main():
         assign_public_ip=dict(type="bool"),
         volume_size=dict(type="int"),
         volume_type=dict(type="str", default="gp3", choices=["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"]),
+        volume_kms_key_id=dict(type="str", no_log=False),
         enclave_memory_mib=dict(type="int", default=512),
         enclave_cpu_count=dict(type="int", default=2),
         parent_memory_mib=dict(type="int", default=2048),

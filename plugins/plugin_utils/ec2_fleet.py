@@ -5,17 +5,21 @@
 """The ec2_fleet role's input rules and security group rules (controller only).
 
 Public API: :func:`input_errors` (every bad setting, one message each), :func:`normalise_cidrs`,
-:func:`security_group_rules`, :data:`ANYWHERE`.
+:func:`security_group_rules`, :func:`host_prices`, :data:`ANYWHERE`, :data:`PRICE_TAG`.
 """
 
 import ipaddress
 import re
+
+from ansible_collections.opencontracts.enclave.plugins.module_utils.ec2_enclave import kms_key_error
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 SECURITY_GROUP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:/()#,@+=&;{}!$*-]{0,254}\Z")
 REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+\Z")
 GROUP_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 PRICE_RE = re.compile(r"[0-9]+\Z")
+# The tag that carries a host's PRICE (inventories/aws/aws_ec2.yml reads it too).
+PRICE_TAG = "opencontracts:price"
 # The CIDR lists and what each one opens.
 CIDR_SETTINGS = ("ec2_fleet_admin_cidrs", "ec2_fleet_service_cidrs", "ec2_fleet_egress_cidrs")
 ANYWHERE = ("0.0.0.0/0", "::/0")
@@ -77,6 +81,14 @@ def _launch_errors(settings):
         number = _int(settings.get(name))
         if number is None or number < minimum:
             errors.append("%s must be at least %d %s (got %r)" % (name, minimum, unit, settings.get(name)))
+    kms_key = settings.get("ec2_fleet_volume_kms_key_id")
+    if kms_key and not isinstance(kms_key, str):
+        errors.append("ec2_fleet_volume_kms_key_id: %r is not a KMS key: write one key ID, ARN or alias as a string"
+                      % (kms_key,))
+    elif kms_key:
+        error = kms_key_error(kms_key, str(settings.get("ec2_fleet_region", "")))
+        if error:
+            errors.append("ec2_fleet_volume_kms_key_id: %s" % error)
     prices = [str(price) for price in settings.get("ec2_fleet_prices") or []]
     bad_prices = [price for price in prices if not PRICE_RE.match(price)]
     if bad_prices:
@@ -120,11 +132,23 @@ def _cidr_errors(settings):
     return errors
 
 
-def input_errors(settings, teardown=False):
+def _teardown_errors(settings, check_mode):
+    """Removing a fleet needs its name typed again in ec2_fleet_confirm_teardown (a preview does not)."""
+    name = settings.get("ec2_fleet_name")
+    confirmation = settings.get("ec2_fleet_confirm_teardown")
+    if check_mode or (isinstance(confirmation, str) and confirmation == name):
+        return []
+    return ["The teardown terminates every instance of fleet %r and deletes its security group and key pair. Confirm "
+            "with the fleet's name: -e ec2_fleet_confirm_teardown=%s (or preview it with --check); "
+            "ec2_fleet_confirm_teardown is %s" % (name, name, "not set" if confirmation is None else repr(confirmation))]
+
+
+def input_errors(settings, teardown=False, check_mode=False):
     """Every bad ec2_fleet setting, one message each; an empty list when all are usable.
 
     ``settings`` maps the role's variable names to their values (a variable that is not set is
-    absent or None). With ``teardown`` only what removing a fleet needs is checked.
+    absent or None). With ``teardown`` only what removing a fleet needs is checked, including the
+    confirmation ``ec2_fleet_confirm_teardown`` (the fleet's name), which ``check_mode`` does not need.
     """
     errors = []
     if not NAME_RE.match(str(settings.get("ec2_fleet_name", ""))):
@@ -132,7 +156,8 @@ def input_errors(settings, teardown=False):
     if not REGION_RE.match(str(settings.get("ec2_fleet_region", ""))):
         errors.append("ec2_fleet_region must be a region such as eu-central-1 (got %r)" % settings.get("ec2_fleet_region"))
     if teardown:
-        return errors
+        # The confirmation is asked for once the name it must repeat is usable.
+        return errors or _teardown_errors(settings, check_mode)
     group_name = str(settings.get("ec2_fleet_security_group_name", ""))
     if not SECURITY_GROUP_NAME_RE.match(group_name) or group_name.lower().startswith("sg-"):
         errors.append("ec2_fleet_security_group_name must be a security group name not starting with sg- (got %r)" % group_name)
@@ -173,3 +198,33 @@ def security_group_rules(service_cidrs, service_ports, admin_cidrs, ssh_port, eg
     ipv4, ipv6 = split(egress_cidrs)
     egress = ([{"proto": "all", "cidr_ip": ipv4}] if ipv4 else []) + ([{"proto": "all", "cidr_ipv6": ipv6}] if ipv6 else [])
     return {"ingress": ingress, "egress": egress}
+
+
+def host_prices(instances, prices, default_price, tag=PRICE_TAG):
+    """The PRICE of every instance, ``{instance_id: price}``: a price follows its host, never a position.
+
+    ``instances`` are the fleet's members as the module ec2_enclave_instances returns them (oldest first,
+    each with ``instance_id`` and ``tags``). Every entry of ``prices`` is one slot; ``default_price`` is
+    the price of hosts the slots do not cover. A host keeps the price its ``tag`` carries while that price
+    is still declared: a free slot of the same value (claimed in the order of ``instances``) or the
+    default price. Every other host - launched since the last run, or carrying a price that is no longer
+    declared - takes the first free slot in list order, then the default price.
+    """
+    free = [str(price) for price in prices or []]
+    default_price = str(default_price or "")
+    result = {}
+    waiting = []
+    for instance in instances:
+        instance_id = instance["instance_id"]
+        current = (instance.get("tags") or {}).get(tag)
+        current = None if current is None else str(current)
+        if current is not None and current in free:
+            free.remove(current)
+            result[instance_id] = current
+        elif current and current == default_price:
+            result[instance_id] = current
+        else:
+            waiting.append(instance_id)
+    for instance_id in waiting:
+        result[instance_id] = free.pop(0) if free else default_price
+    return result

@@ -30,6 +30,7 @@ GOOD = {
     "ec2_fleet_image_id": "",
     "ec2_fleet_image_owners": ["aws-marketplace"],
     "ec2_fleet_volume_size": 40,
+    "ec2_fleet_volume_kms_key_id": "",
     "ec2_fleet_enclave_memory_mib": 11000,
     "ec2_fleet_enclave_cpu_count": 2,
     "ec2_fleet_parent_memory_mib": 2048,
@@ -82,15 +83,55 @@ def test_every_bad_value_gets_its_own_message():
     assert "gives 1 price(s) for 2 host(s)" in errors[5]
 
 
+KEY_ARN = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize("key", ["", None, KEY_ARN, "1234abcd-12ab-34cd-56ef-1234567890ab", "alias/oracle-volumes"])
+def test_a_usable_kms_key_or_none_passes(key):
+    assert errors_with(ec2_fleet_volume_kms_key_id=key) == []
+
+
+@pytest.mark.parametrize("key, words", [
+    ("oracle-volumes", "is not a KMS key"),
+    (KEY_ARN + "\n", "is not a KMS key"),
+    ("arn:aws:kms:eu-central-1:111122223333:key/oracle", "is not a KMS key"),
+    (KEY_ARN.replace("eu-central-1", "us-east-1"), "not in region eu-central-1"),
+    (["alias/a"], "is not a KMS key"),
+])
+def test_a_bad_kms_key_is_named_before_anything_happens(key, words):
+    (message,) = errors_with(ec2_fleet_volume_kms_key_id=key)
+    assert message.startswith("ec2_fleet_volume_kms_key_id")
+    assert words in message
+
+
 def test_launch_settings_only_matter_when_instances_are_wanted():
     assert errors_with(ec2_fleet_count=0, ec2_fleet_key_name=None, ec2_fleet_instance_type="") == []
     assert errors_with(ec2_fleet_key_name=None) == [
         "ec2_fleet_key_name must name the EC2 key pair for SSH (set ec2_fleet_key_public_key too to import it)"]
 
 
-def test_teardown_checks_only_name_and_region():
-    assert input_errors({"ec2_fleet_name": "fleet", "ec2_fleet_region": "us-east-1"}, teardown=True) == []
-    assert len(input_errors({"ec2_fleet_name": "", "ec2_fleet_region": "us-east-1\n"}, teardown=True)) == 2
+def test_teardown_checks_name_region_and_the_confirmation():
+    confirmed = {"ec2_fleet_name": "fleet", "ec2_fleet_region": "us-east-1", "ec2_fleet_confirm_teardown": "fleet"}
+    assert input_errors(confirmed, teardown=True) == []
+    assert len(input_errors({"ec2_fleet_name": "", "ec2_fleet_region": "us-east-1\n",
+                             "ec2_fleet_confirm_teardown": ""}, teardown=True)) == 2
+
+
+@pytest.mark.parametrize("confirmation", [None, "", "yes", True, "fleet ", "FLEET", "other-fleet"])
+def test_teardown_without_the_fleets_name_as_confirmation_is_refused(confirmation):
+    settings = {"ec2_fleet_name": "fleet", "ec2_fleet_region": "us-east-1", "ec2_fleet_confirm_teardown": confirmation}
+    (message,) = input_errors(settings, teardown=True)
+    assert "ec2_fleet_confirm_teardown=fleet" in message
+    assert "--check" in message
+
+
+def test_teardown_in_check_mode_needs_no_confirmation():
+    settings = {"ec2_fleet_name": "fleet", "ec2_fleet_region": "us-east-1", "ec2_fleet_confirm_teardown": None}
+    assert input_errors(settings, teardown=True, check_mode=True) == []
+
+
+def test_the_confirmation_is_not_asked_for_outside_the_teardown():
+    assert errors_with(ec2_fleet_confirm_teardown=None) == []
 
 
 def test_names_are_matched_to_their_end():
@@ -120,3 +161,71 @@ def test_security_group_rules_split_families_and_normalise():
 def test_security_group_rules_refuse_a_bad_block():
     with pytest.raises(AnsibleFilterError, match="'nope' has no prefix"):
         security_group_rules(["nope"], [8080], ["198.51.100.7/32"], 22, [])
+
+
+# --------------------------------------------------------------------------
+# ec2_fleet_host_prices: a host's PRICE follows the host, never its position
+# --------------------------------------------------------------------------
+
+host_prices = FILTERS["ec2_fleet_host_prices"]
+ONE = "1000000000000000000"
+TWO = "2000000000000000000"
+THREE = "3000000000000000000"
+HALF = "500000000000000000"
+
+
+def host(instance_id, price=None):
+    """A fleet member as the module ec2_enclave_instances returns it (only the fields the filter reads)."""
+    tags = {"opencontracts:fleet": "unit"}
+    if price is not None:
+        tags["opencontracts:price"] = price
+    return {"instance_id": instance_id, "tags": tags}
+
+
+def test_a_new_fleet_takes_the_listed_prices_in_order_then_the_default():
+    fleet = [host("i-a"), host("i-b"), host("i-c")]
+    assert host_prices(fleet, [ONE, TWO], HALF) == {"i-a": ONE, "i-b": TWO, "i-c": HALF}
+
+
+def test_scaling_down_keeps_every_survivors_price():
+    # 3 hosts priced ONE, TWO, HALF; the oldest (ONE) is terminated. By position the survivors would
+    # become ONE and TWO and their oracles would restart at another host's price.
+    survivors = [host("i-b", TWO), host("i-c", HALF)]
+    assert host_prices(survivors, [ONE, TWO], HALF) == {"i-b": TWO, "i-c": HALF}
+
+
+def test_scaling_up_gives_new_hosts_the_prices_not_yet_taken():
+    fleet = [host("i-b", TWO), host("i-c", HALF), host("i-d"), host("i-e")]
+    assert host_prices(fleet, [ONE, TWO], HALF) == {"i-b": TWO, "i-c": HALF, "i-d": ONE, "i-e": HALF}
+
+
+def test_a_repeated_price_is_one_slot_per_entry_claimed_oldest_first():
+    # Two hosts carry ONE but the list has it once: the older keeps it, the younger takes a free slot.
+    fleet = [host("i-a", ONE), host("i-b", ONE), host("i-c")]
+    assert host_prices(fleet, [ONE, ONE, TWO], HALF) == {"i-a": ONE, "i-b": ONE, "i-c": TWO}
+    assert host_prices(fleet, [ONE, TWO, THREE], "") == {"i-a": ONE, "i-b": TWO, "i-c": THREE}
+
+
+def test_a_price_no_longer_declared_is_replaced_by_a_free_one():
+    # Re-pricing: the operator replaced TWO by THREE in the list; only the host that had TWO changes.
+    fleet = [host("i-a", ONE), host("i-b", TWO), host("i-c", HALF)]
+    assert host_prices(fleet, [ONE, THREE], HALF) == {"i-a": ONE, "i-b": THREE, "i-c": HALF}
+    # A changed default price reaches the hosts that had the old default once the list is taken.
+    assert host_prices(fleet, [ONE, TWO], THREE) == {"i-a": ONE, "i-b": TWO, "i-c": THREE}
+
+
+def test_a_tag_edited_by_hand_to_an_undeclared_price_is_set_back():
+    fleet = [host("i-a", "7"), host("i-b", TWO)]
+    assert host_prices(fleet, [ONE, TWO], "") == {"i-a": ONE, "i-b": TWO}
+
+
+def test_the_order_of_the_input_decides_who_claims_first():
+    fleet = [host("i-b", ONE), host("i-a", ONE)]
+    assert host_prices(fleet, [ONE], TWO) == {"i-b": ONE, "i-a": TWO}
+
+
+def test_host_prices_refuses_what_is_not_a_list_of_instances():
+    with pytest.raises(AnsibleFilterError, match="a list of instances"):
+        host_prices({"i-a": ONE}, [ONE], "")
+    with pytest.raises(AnsibleFilterError, match="instance_id"):
+        host_prices([{"tags": {}}], [ONE], "")

@@ -45,10 +45,15 @@ def at(minute):
     return datetime.datetime(2024, 5, 1, 12, minute, tzinfo=datetime.timezone.utc)
 
 
-def instance(instance_id, minute, state="running", instance_type="c5a.4xlarge", **extra):
+# The mark of instances this collection launched, spelled out here (not taken from the code under test).
+MARK = {"opencontracts:managed-by": "opencontracts.enclave"}
+
+
+def instance(instance_id, minute, state="running", instance_type="c5a.4xlarge", managed=True, **extra):
+    tags = dict(FLEET, **MARK) if managed else dict(FLEET)
     data = {"InstanceId": instance_id, "InstanceType": instance_type, "ImageId": "ami-0123456789abcdef0",
             "LaunchTime": at(minute), "State": {"Name": state},
-            "Tags": [{"Key": key, "Value": value} for key, value in FLEET.items()],
+            "Tags": [{"Key": key, "Value": value} for key, value in tags.items()],
             "PrivateIpAddress": "172.31.0.%d" % minute, "PublicIpAddress": "203.0.113.%d" % minute}
     data.update(extra)
     return data
@@ -139,13 +144,51 @@ def test_choose_image_takes_the_newest_for_the_architecture():
     assert ec2_enclave.choose_image(images, ["i386"]) is None
 
 
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/" + KEY_ID
+
+
 def test_root_volume_cannot_shrink_below_the_image():
     image = {"ImageId": "ami-1", "RootDeviceName": "/dev/xvda",
              "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 30}}]}
     assert ec2_enclave.root_block_device(image, 40, "gp3") == [
-        {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 40, "VolumeType": "gp3", "DeleteOnTermination": True}}]
+        {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 40, "VolumeType": "gp3", "DeleteOnTermination": True,
+                                            "Encrypted": True}}]
     with pytest.raises(FleetError, match="smaller than the 30 GiB root snapshot"):
         ec2_enclave.root_block_device(image, 20, "gp3")
+
+
+def test_root_volume_is_encrypted_with_the_chosen_key_even_without_a_size():
+    image = {"ImageId": "ami-1", "RootDeviceName": "/dev/sda1"}
+    assert ec2_enclave.root_block_device(image, None, "gp3", KEY_ARN) == [
+        {"DeviceName": "/dev/sda1", "Ebs": {"DeleteOnTermination": True, "Encrypted": True, "KmsKeyId": KEY_ARN}}]
+
+
+def test_root_volume_needs_the_images_root_device():
+    with pytest.raises(FleetError, match="no root device name"):
+        ec2_enclave.root_block_device({"ImageId": "ami-1"}, None, "gp3")
+
+
+@pytest.mark.parametrize("key", [
+    KEY_ID, KEY_ARN, "mrk-1234abcd12ab34cd56ef1234567890ab", "alias/oracle-volumes", "alias/aws/ebs",
+    "arn:aws:kms:us-east-1:111122223333:alias/oracle-volumes",
+    "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/" + KEY_ID,
+])
+def test_kms_key_formats_accepted(key):
+    assert ec2_enclave.kms_key_error(key) is None
+
+
+@pytest.mark.parametrize("key", [
+    "1234abcd", "arn:aws:kms:us-east-1:1111:key/" + KEY_ID, "arn:aws:s3:::bucket", "alias/", "alias/a b",
+    KEY_ID + "\n", "arn:aws:kms:us-east-1:111122223333:key/not-a-key", " " + KEY_ID,
+])
+def test_kms_key_formats_refused(key):
+    assert "KMS key" in ec2_enclave.kms_key_error(key)
+
+
+def test_kms_key_in_another_region_is_refused():
+    assert "eu-central-1" in ec2_enclave.kms_key_error(KEY_ARN.replace("us-east-1", "eu-central-1"), "us-east-1")
+    assert ec2_enclave.kms_key_error(KEY_ARN, "us-east-1") is None
 
 
 @pytest.mark.parametrize("tags, message", [
@@ -169,7 +212,7 @@ def test_describe_instance_reports_enclave_and_metadata_options():
     assert described["enclave_enabled"] is True
     assert described["metadata_http_tokens"] == "required"
     assert described["launch_time"] == "2024-05-01T12:01:00+00:00"
-    assert described["tags"] == FLEET
+    assert described["tags"] == dict(FLEET, **MARK)
     assert ec2_enclave.describe_instance(instance("i-b", 2))["enclave_enabled"] is None
 
 
@@ -292,12 +335,17 @@ def test_launch_sends_enclave_and_imdsv2_options(stubbed):
         "ClientToken": stub.ANY,
         "EnclaveOptions": {"Enabled": True},
         "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
-        "TagSpecifications": ec2_enclave.tag_specifications({"opencontracts:fleet": "unit", "Name": "oracle"}),
+        "TagSpecifications": [
+            {"ResourceType": kind, "Tags": [{"Key": "Name", "Value": "oracle"},
+                                            {"Key": "opencontracts:fleet", "Value": "unit"},
+                                            {"Key": "opencontracts:managed-by", "Value": "opencontracts.enclave"}]}
+            for kind in ("instance", "volume")],
         "KeyName": "admin",
         "NetworkInterfaces": [{"DeviceIndex": 0, "SubnetId": "subnet-1", "AssociatePublicIpAddress": True,
                                "DeleteOnTermination": True, "Groups": ["sg-1"]}],
         "BlockDeviceMappings": [{"DeviceName": "/dev/xvda",
-                                 "Ebs": {"VolumeSize": 40, "VolumeType": "gp3", "DeleteOnTermination": True}}],
+                                 "Ebs": {"VolumeSize": 40, "VolumeType": "gp3", "DeleteOnTermination": True,
+                                         "Encrypted": True, "KmsKeyId": KEY_ARN}}],
     })
     stubbed.add_client_error("describe_instances", service_error_code="InvalidInstanceID.NotFound",
                              service_message="not yet", expected_params={"InstanceIds": ["i-b", "i-c"]})
@@ -307,12 +355,33 @@ def test_launch_sends_enclave_and_imdsv2_options(stubbed):
                          reservations(instance("i-a", 1), instance("i-c", 20), instance("i-b", 20)),
                          {"Filters": fleet_filters()})
     result = run({"count": 3, "extra_tags": {"Name": "oracle"}, "key_name": "admin", "subnet_id": "subnet-1",
-                  "assign_public_ip": True, "security_group_ids": ["sg-1"], "volume_size": 40})
+                  "assign_public_ip": True, "security_group_ids": ["sg-1"], "volume_size": 40,
+                  "volume_kms_key_id": KEY_ARN})
     assert result["failed"] is False, result
     assert result["launched"] == ["i-b", "i-c"]
     assert result["image_id"] == "ami-0dev"
     assert [i["instance_id"] for i in result["instances"]] == ["i-a", "i-b", "i-c"]
     assert result["instance_type_info"]["vcpus"] == 16
+
+
+def test_launch_without_a_size_still_encrypts_the_root_volume(stubbed):
+    image = {"ImageId": "ami-0dev", "State": "available", "Architecture": "x86_64",
+             "CreationDate": "2024-02-01T00:00:00.000Z", "RootDeviceName": "/dev/sda1"}
+    stubbed.add_response("describe_instance_types", {"InstanceTypes": [C5A_4XLARGE]},
+                         {"InstanceTypes": ["c5a.4xlarge"]})
+    stubbed.add_response("describe_instances", {"Reservations": []}, {"Filters": fleet_filters()})
+    stubbed.add_response("describe_images", {"Images": [image]}, {"ImageIds": ["ami-0dev"]})
+    stubbed.add_response("run_instances", {"Instances": [instance("i-a", 20, state="pending")]}, {
+        "ImageId": "ami-0dev", "InstanceType": "c5a.4xlarge", "MinCount": 1, "MaxCount": 1,
+        "ClientToken": stub.ANY, "EnclaveOptions": stub.ANY, "MetadataOptions": stub.ANY,
+        "TagSpecifications": stub.ANY,
+        "BlockDeviceMappings": [{"DeviceName": "/dev/sda1", "Ebs": {"DeleteOnTermination": True, "Encrypted": True}}],
+    })
+    stubbed.add_response("describe_instances", reservations(instance("i-a", 20, state="pending")),
+                         {"Filters": fleet_filters()})
+    result = run({"count": 1, "image_id": "ami-0dev", "wait": False})
+    assert result["failed"] is False, result["msg"]
+    assert result["launched"] == ["i-a"]
 
 
 def test_marketplace_subscription_missing_gets_a_hint(stubbed):
@@ -387,11 +456,65 @@ def test_warns_about_members_without_enclaves(stubbed):
     ({"count": 1, "tags": {"aws:x": "y"}}, "AWS reserves"),
     ({"count": 1, "assign_public_ip": True}, "assign_public_ip needs subnet_id"),
     ({"count": 1, "volume_size": 0}, "volume_size must be at least 1"),
+    ({"count": 1, "volume_kms_key_id": "my-key"}, "volume_kms_key_id: 'my-key' is not a KMS key"),
+    ({"count": 1, "volume_kms_key_id": KEY_ARN.replace("us-east-1", "eu-west-1")}, "not in region us-east-1"),
 ])
 def test_bad_input_fails_before_any_call(stubbed, args, message):  # pylint: disable=unused-argument
     result = run(args)
     assert result["failed"] is True
     assert message in result["msg"]
+
+
+def test_scale_down_never_touches_instances_without_the_mark(stubbed):
+    # i-foreign carries the fleet's tag but was not launched by the collection: it is neither counted,
+    # nor terminated, nor reported, only named in a warning.
+    members = [instance("i-foreign", 0, managed=False), instance("i-a", 1), instance("i-b", 2)]
+    stubbed.add_response("describe_instance_types", {"InstanceTypes": [C5A_4XLARGE]},
+                         {"InstanceTypes": ["c5a.4xlarge"]})
+    stubbed.add_response("describe_instances", reservations(*members), {"Filters": fleet_filters()})
+    stubbed.add_response("terminate_instances", {"TerminatingInstances": []}, {"InstanceIds": ["i-a"]})
+    stubbed.add_response("describe_instances", reservations(instance("i-a", 1, state="terminated")),
+                         {"InstanceIds": ["i-a"]})
+    stubbed.add_response("describe_instances", reservations(instance("i-foreign", 0, managed=False), instance("i-b", 2)),
+                         {"Filters": fleet_filters()})
+    result = run({"count": 1})
+    assert result["failed"] is False, result
+    assert result["terminated"] == ["i-a"]
+    assert [i["instance_id"] for i in result["instances"]] == ["i-b"]
+    assert result["unmanaged"] == ["i-foreign"]
+    assert any("i-foreign" in w and "opencontracts:managed-by" in w and "left alone" in w for w in result["warnings"])
+
+
+def test_count_zero_leaves_instances_without_the_mark_running(stubbed):
+    stubbed.add_response("describe_instances", reservations(instance("i-foreign", 0, managed=False)),
+                         {"Filters": fleet_filters()})
+    result = run({"count": 0})
+    assert result["failed"] is False, result
+    assert result["changed"] is False
+    assert result["terminated"] == [] and result["instances"] == []
+    assert result["unmanaged"] == ["i-foreign"]
+
+
+def test_instances_without_the_mark_do_not_count_towards_the_fleet(stubbed):
+    stubbed.add_response("describe_instance_types", {"InstanceTypes": [C5A_4XLARGE]},
+                         {"InstanceTypes": ["c5a.4xlarge"]})
+    stubbed.add_response("describe_instances", reservations(instance("i-foreign", 0, managed=False)),
+                         {"Filters": fleet_filters()})
+    stubbed.add_response("describe_images", {"Images": [{"ImageId": "ami-1", "State": "available",
+                                                         "RootDeviceName": "/dev/xvda"}]},
+                         {"Owners": stub.ANY, "Filters": stub.ANY})
+    result = run({"count": 1}, check_mode=True)
+    assert result["failed"] is False, result
+    assert result["launch_count"] == 1 and result["unmanaged"] == ["i-foreign"]
+
+
+def test_the_mark_cannot_be_overridden_through_tags(stubbed):  # pylint: disable=unused-argument
+    result = run({"count": 1, "tags": dict(FLEET, **{"opencontracts:managed-by": "someone-else"})})
+    assert result["failed"] is True
+    assert "opencontracts:managed-by" in result["msg"]
+    result = run({"count": 1, "extra_tags": {"opencontracts:managed-by": "someone-else"}})
+    assert result["failed"] is True
+    assert "opencontracts:managed-by" in result["msg"]
 
 
 # --------------------------------------------------------------------------
@@ -421,15 +544,28 @@ def fixture_moto_ec2(aws_env):  # pylint: disable=unused-argument
             yield {"sent": sent, "image_id": image_id, "client": setup}
 
 
+def root_volumes(client, instance_ids):
+    return client.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": list(instance_ids)}])["Volumes"]
+
+
 def launches(sent):
     return [params for name, params in sent if name == "RunInstances"]
 
 
 def test_fleet_lifecycle_in_moto(moto_ec2):
-    base = {"image_owners": ["self"]}
+    # moto needs a size for a mapping without a snapshot (EC2 takes the image's snapshot).
+    base = {"image_owners": ["self"], "volume_size": 30}
+    # Somebody else's instance with the fleet's tag but without the collection's mark: never touched.
+    foreign = moto_ec2["client"].run_instances(
+        ImageId=moto_ec2["image_id"], InstanceType="t3.micro", MinCount=1, MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "opencontracts:fleet", "Value": "unit"}]}],
+    )["Instances"][0]["InstanceId"]
     first = run(dict(base, count=3))
-    assert first["failed"] is False, first
+    assert first["failed"] is False, first["msg"]
     assert first["changed"] is True and len(first["launched"]) == 3
+    assert first["unmanaged"] == [foreign]
+    assert foreign not in [i["instance_id"] for i in first["instances"]]
+    assert all(i["tags"]["opencontracts:managed-by"] == "opencontracts.enclave" for i in first["instances"])
     assert [i["state"] for i in first["instances"]] == ["running"] * 3
     assert all(i["metadata_http_tokens"] == "required" for i in first["instances"])
     assert first["image_id"] == moto_ec2["image_id"]
@@ -437,6 +573,12 @@ def test_fleet_lifecycle_in_moto(moto_ec2):
     again = run(dict(base, count=3))
     assert again["changed"] is False
     assert [i["instance_id"] for i in again["instances"]] == [i["instance_id"] for i in first["instances"]]
+
+    # Every root volume (the image's root device) is encrypted.
+    volumes = root_volumes(moto_ec2["client"], first["launched"])
+    assert len(volumes) == 3
+    (image,) = moto_ec2["client"].describe_images(ImageIds=[moto_ec2["image_id"]])["Images"]
+    assert [(v["Encrypted"], v["Attachments"][0]["Device"]) for v in volumes] == [(True, image["RootDeviceName"])] * 3
 
     preview = run(dict(base, count=5), check_mode=True)
     assert preview["changed"] is True and preview["launch_count"] == 2 and preview["launched"] == []
@@ -447,15 +589,24 @@ def test_fleet_lifecycle_in_moto(moto_ec2):
     refused = run(dict(base, count=6, instance_type="t3.micro"))
     assert refused["failed"] is True
 
+    # With a customer managed key, the new host's root volume is encrypted with that key.
+    key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    six = run(dict(base, count=6, volume_size=20, volume_kms_key_id=key))
+    assert six["failed"] is False, six
+    (volume,) = root_volumes(moto_ec2["client"], six["launched"])
+    assert (volume["Encrypted"], volume.get("KmsKeyId"), volume["Size"]) == (True, key, 20)
+
     two = run(dict(base, count=2))
-    assert len(two["terminated"]) == 3
+    assert len(two["terminated"]) == 4
     kept = [i["instance_id"] for i in two["instances"]]
     assert len(kept) == 2 and not set(kept) & set(two["terminated"])
 
-    assert [p["MinCount"] for p in launches(moto_ec2["sent"])] == [3, 2]
+    assert [p["MinCount"] for p in launches(moto_ec2["sent"])] == [3, 2, 1]
     assert all(p["EnclaveOptions"] == {"Enabled": True} for p in launches(moto_ec2["sent"]))
     assert all(p["MetadataOptions"]["HttpTokens"] == "required" for p in launches(moto_ec2["sent"]))
 
     gone = run(dict(base, count=0))
     assert gone["changed"] is True and gone["instances"] == []
     assert sorted(gone["terminated"]) == sorted(kept)
+    (left,) = moto_ec2["client"].describe_instances(InstanceIds=[foreign])["Reservations"][0]["Instances"]
+    assert left["State"]["Name"] == "running"
