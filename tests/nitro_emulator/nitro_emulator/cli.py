@@ -398,6 +398,8 @@ def launch(machine, opts, cid, name, parsed):
         "vsock_dir": state.vsock_dir(cid),
         "cmdline": cmdline,
         "kernel_version": kernel_version(paths.blobs_dir()),
+        # What the enclave's NSM reports in its attestation documents.
+        "measurements": eif_measurements(parsed),
     }
     launch_path = state.enclave_file(enclave_id, ".launch")
     paths.write_file_atomic(launch_path, json.dumps(spec, indent=2) + "\n", state.FILE_MODE)
@@ -427,7 +429,7 @@ def launch(machine, opts, cid, name, parsed):
         "MemoryMiB": opts["memory_mib"],
         "State": "RUNNING",
         "Flags": "DEBUG_MODE" if opts["debug_mode"] else "NONE",
-        "Measurements": eif_measurements(parsed),
+        "Measurements": spec["measurements"],
         "eif_path": os.path.abspath(opts["eif_path"]),
         "ports": machine.ports,
         "tcp_bind": machine.tcp_bind,
@@ -782,7 +784,7 @@ def describe_eif(args):
         raise NitroCliError(35, detail="Invalid EIF %s: %s" % (args.eif_path, exc))
     result = {
         "EifVersion": parsed.version,
-        "Measurements": eif_measurements(parsed),
+        "Measurements": spec["measurements"],
         "IsSigned": parsed.first(eif.SIGNATURE) is not None,
         "CheckCRC": parsed.crc_ok,
     }

@@ -8,6 +8,9 @@ then reports readiness in enclaves/ID.ready. SIGTERM (terminate-enclave) stops i
 
 Each connection gets one JSON object {"enclave_name", "enclave_id", "cid", "port"}:
 as an HTTP/1.1 200 response when the client sent an HTTP request line, else as one line.
+An HTTP request to upgrade to WebSocket gets the oracle's client protocol instead
+(client_protocol.py: `get_attestation` answered with an attestation document, or `busy`).
+The emulator's attestation CA (attestation.ensure_ca) is created when the enclave boots.
 """
 
 import argparse
@@ -22,6 +25,13 @@ import time
 import traceback
 
 from . import paths
+
+try:
+    from . import client_protocol
+    CLIENT_PROTOCOL_ERROR = None
+except ImportError as exc:  # the host lacks python3-websockets or python3-cryptography
+    client_protocol = None
+    CLIENT_PROTOCOL_ERROR = str(exc)
 
 HTTP_REQUEST = re.compile(rb"^[A-Z]+ \S+ HTTP/\d(?:\.\d)?\r?$")
 
@@ -64,10 +74,13 @@ def _read_request(conn):
     return data
 
 
-def handle_connection(conn, spec, port, console, transport):
+def handle_connection(conn, spec, port, console, transport, oracle=None):
     try:
         request = _read_request(conn)
         first_line = request.split(b"\n", 1)[0]
+        if oracle is not None and HTTP_REQUEST.match(first_line) and client_protocol.is_websocket(request):
+            oracle.serve(conn, request, port, transport)
+            return
         body = json.dumps({"enclave_name": spec["name"], "enclave_id": spec["enclave_id"], "cid": spec["cid"], "port": port}) + "\n"
         if HTTP_REQUEST.match(first_line):
             console.write("nitro-emulator: %s request on port %d: %s" % (transport, port, first_line.decode("latin-1").strip()))
@@ -88,7 +101,7 @@ def handle_connection(conn, spec, port, console, transport):
         conn.close()
 
 
-def serve(listener, spec, port, console, transport, stopping):
+def serve(listener, spec, port, console, transport, stopping, oracle=None):
     while not stopping.is_set():
         try:
             conn, _address = listener.accept()
@@ -97,7 +110,7 @@ def serve(listener, spec, port, console, transport, stopping):
                 return
             time.sleep(0.05)
             continue
-        threading.Thread(target=handle_connection, args=(conn, spec, port, console, transport), daemon=True).start()
+        threading.Thread(target=handle_connection, args=(conn, spec, port, console, transport, oracle), daemon=True).start()
 
 
 def boot(spec, console):
@@ -111,6 +124,16 @@ def boot(spec, console):
     console.write("random: crng init done")
     console.write("nitro-emulator: enclave %s (%s) running with vsock CID %d, %d vCPUs, %d MiB"
                   % (spec["name"], spec["enclave_id"], spec["cid"], len(spec["cpu_ids"]), spec["memory_mib"]))
+
+
+def start_oracle(spec, console):
+    """The client protocol's state, with the emulator's CA in place; None when the host lacks its libraries."""
+    if client_protocol is None:
+        console.write("nitro-emulator: no WebSocket client protocol (%s)" % CLIENT_PROTOCOL_ERROR)
+        return None
+    root = client_protocol.attestation.ensure_ca()
+    console.write("nitro-emulator: NSM attestation under the emulator's root %s" % root)
+    return client_protocol.Oracle(spec, console)
 
 
 def open_listeners(spec, console):
@@ -163,9 +186,10 @@ def run(spec):
         console.write("Kernel panic - not syncing: emulated boot failure ([enclave] boot_failure = true)")
         write_ready(spec["ready"], {"state": "failed", "pid": os.getpid(), "reason": "emulated boot failure"})
         return 1
+    oracle = start_oracle(spec, console)
     listeners, bound_tcp = open_listeners(spec, console)
     for listener, port, transport in listeners:
-        threading.Thread(target=serve, args=(listener, spec, port, console, transport, stopping), daemon=True).start()
+        threading.Thread(target=serve, args=(listener, spec, port, console, transport, stopping, oracle), daemon=True).start()
     write_ready(spec["ready"], {"state": "running", "pid": os.getpid(), "tcp_ports": bound_tcp})
     while not stopping.wait(1.0):
         pass
