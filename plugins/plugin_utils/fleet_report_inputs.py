@@ -6,6 +6,8 @@
 
 from collections.abc import Mapping, Sequence
 
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils import attestation_inputs
+
 KINDS = ("oracle", "registry")
 
 
@@ -58,26 +60,7 @@ def input_errors(settings):
 
 def attest_errors(settings):
     """The bad attestation and metrics settings (fleet_report_attest*, fleet_report_metrics_path)."""
-    errors = []
-    if "fleet_report_attest" in settings and settings["fleet_report_attest"] not in (True, False, "true", "false", "True", "False"):
-        errors.append("fleet_report_attest must be true or false (got %r)" % (settings["fleet_report_attest"],))
-    if "fleet_report_attest_url" in settings:
-        url = settings["fleet_report_attest_url"]
-        if not isinstance(url, str) or not url.startswith(("ws://", "wss://")) or len(url) <= len("wss://"):
-            errors.append("fleet_report_attest_url must be a ws:// or wss:// address (got %r)" % (url,))
-    if "fleet_report_attest_timeout" in settings:
-        timeout = _number(settings["fleet_report_attest_timeout"])
-        if timeout is None or not 0 < timeout <= 120:
-            errors.append("fleet_report_attest_timeout must be more than 0 and at most 120 seconds (got %r)"
-                          % (settings["fleet_report_attest_timeout"],))
-    if "fleet_report_attest_max_age_seconds" in settings:
-        age = _number(settings["fleet_report_attest_max_age_seconds"], int)
-        if age is None or age <= 0:
-            errors.append("fleet_report_attest_max_age_seconds must be a number of seconds above 0 (got %r)"
-                          % (settings["fleet_report_attest_max_age_seconds"],))
-    root = settings.get("fleet_report_attest_root_certificate")
-    if root and not str(root).startswith("/"):
-        errors.append("fleet_report_attest_root_certificate must be empty or an absolute path on the controller (got %r)" % (root,))
+    errors = attestation_inputs.attest_errors(settings, "fleet_report_")
     path = settings.get("fleet_report_metrics_path")
     if path and (not str(path).startswith("/") or not str(path).endswith(".prom")):
         errors.append("fleet_report_metrics_path must be empty or an absolute path ending in .prom "
