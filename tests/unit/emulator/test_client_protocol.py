@@ -125,3 +125,12 @@ def test_other_messages_get_no_answer_and_plain_connections_the_identity(oracle)
         conn.sendall(b"hello\n")
         line = conn.makefile("rb").readline()
     assert json.loads(line)["enclave_id"] == run["EnclaveID"]
+
+
+def test_the_root_is_there_once_the_host_booted(app_eif):
+    """The allocator service runs at boot and makes the CA: tests can fetch the root before any enclave runs."""
+    emu, _eif_path, _measurements = app_eif
+    assert emu.enclave_records() == []
+    with open(emu.path(ROOT_PEM), "rb") as handle:
+        root = x509.load_pem_x509_certificate(handle.read())
+    assert root.subject == root.issuer
