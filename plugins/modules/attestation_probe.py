@@ -9,14 +9,14 @@ module: attestation_probe
 short_description: Ask an oracle for its attestation document over the client protocol, as a user does
 version_added: 0.2.0
 description:
-  - Opens a WebSocket to an oracle enclave, sends the client protocol's C({"fname": "get_attestation"}) and
-    returns the answer: the attestation document (hex, as the protocol carries it) and C(signThis), or
-    C(busy) when the oracle serves another user's session. It does not verify the document; pass RV(attestation)
-    to M(opencontracts.enclave.attestation_verify).
+  - Opens a WebSocket to an oracle enclave, sends the client protocol's C(get_attestation) message (the JSON
+    object whose C(fname) is C(get_attestation)) and returns the answer, that is the attestation document (hex, as
+    the protocol carries it) and C(signThis), or C(busy) when the oracle serves another user's session. It does
+    not verify the document; pass RV(attestation) to M(opencontracts.enclave.attestation_verify).
   - The oracle serves one user session at a time, and the probe takes it for as long as it takes to answer, then
-    closes the connection. Probing an oracle while a user arrives can make that user see C(busy): probe
+    closes the connection. Probing an oracle while a user arrives can make that user see C(busy), so probe
     production oracles only when you accept that (the fleet report's C(fleet_report_attest)).
-  - Runs where Ansible runs (C(delegate_to: localhost)): the check is made from the operator's side, as a user's
+  - Runs where Ansible runs (C(delegate_to=localhost)), so the check is made from the operator's side, as a user's
     client makes it, through the same network path.
   - Read-only; C(changed) is always false. C(busy) is not a failure. A connection that cannot be made, a
     timeout, or an answer that is neither C(attestation) nor C(busy) fails the task, with RV(status) C(error).
@@ -41,7 +41,7 @@ extends_documentation_fragment:
   - opencontracts.enclave.attributes.read_only
 attributes:
   platform:
-    details: Runs on the controller (C(delegate_to: localhost)), which needs the Python library C(websockets).
+    details: Runs on the controller (C(delegate_to=localhost)), which needs the Python library C(websockets).
 requirements:
   - websockets >= 13 (Python), where the module runs
 seealso:

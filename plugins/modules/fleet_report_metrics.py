@@ -10,13 +10,13 @@ short_description: Write the fleet report as Prometheus metrics for node_exporte
 version_added: 0.2.0
 description:
   - Writes a fleet report (the filter P(opencontracts.enclave.fleet_report#filter)) as Prometheus metrics in the
-    text format that node_exporter's textfile collector reads (C(--collector.textfile.directory)), atomically:
+    text format that node_exporter's textfile collector reads (C(--collector.textfile.directory)), atomically,
     to a temporary file beside O(path), then renamed (C(prometheus_client.write_to_textfile)), so the collector
     never reads half a file.
-  - One series per report row, labels C(host) and C(kind), prefix C(opencontracts_enclave_)
+  - One series per report row, labels C(host) and C(kind), prefix C(opencontracts_enclave_), for
     C(serving) (1 or 0), C(attested) (1 verified, 0 failed), C(pcr0_permitted) (1 or 0), C(price_wei),
     C(restarts) (of the service unit), C(attestation_age_seconds); and C(opencontracts_enclave_report_timestamp_seconds),
-    when the report was made (alert when it gets old: the scheduled run stopped).
+    when the report was made (alert when it gets old, since then the scheduled run stopped).
   - A value that is unknown for a row (no PCR0, an attestation that was not checked or found the oracle busy, no
     price) has no series for that row.
   - Runs on the controller, or wherever node_exporter reads its textfile directory from.
