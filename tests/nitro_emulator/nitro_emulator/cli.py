@@ -784,7 +784,7 @@ def describe_eif(args):
         raise NitroCliError(35, detail="Invalid EIF %s: %s" % (args.eif_path, exc))
     result = {
         "EifVersion": parsed.version,
-        "Measurements": spec["measurements"],
+        "Measurements": eif_measurements(parsed),
         "IsSigned": parsed.first(eif.SIGNATURE) is not None,
         "CheckCRC": parsed.crc_ok,
     }
