@@ -111,7 +111,8 @@ def judge_attestation(probe, verify, now):
     stamp = _parse_time(verify.get("timestamp"))
     if stamp is not None:
         attestation["age_seconds"] = int((now - stamp).total_seconds())
-    attestation["leaf_not_after"] = leaf_not_after(probe.get("attestation"))
+    # attestation_verify returns it too; read from the document when it did not (it could not parse it, or is older).
+    attestation["leaf_not_after"] = verify.get("leaf_not_after") or leaf_not_after(probe.get("attestation"))
     expiry = _parse_time(attestation["leaf_not_after"])
     if expiry is not None:
         attestation["leaf_expires_in_seconds"] = int((expiry - now).total_seconds())

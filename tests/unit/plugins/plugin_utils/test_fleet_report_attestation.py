@@ -175,3 +175,10 @@ def test_archive_text_appends_json_lines():
     assert [json.loads(line)["host"] for line in second.splitlines()] == ["a", "b", "c"]
     assert second.endswith("}\n")
     assert fa.archive_text("", []) == "" and fa.archive_text(first, []) == first
+
+
+def test_leaf_expiry_from_the_verifier_first():
+    verify = dict(verified(), leaf_not_after="2026-11-27T10:14:05Z")
+    attested, attestation = fa.judge_attestation(probe(leaf_document()), verify, NOW)
+    assert attested == "verified"
+    assert attestation["leaf_not_after"] == "2026-11-27T10:14:05Z" and attestation["leaf_expires_in_seconds"] == 3600
