@@ -19,6 +19,7 @@ from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report
     collect_inputs,
     render_table,
 )
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_attestation import archive_records, archive_text
 from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_html import render_html
 
 
@@ -49,6 +50,14 @@ def fleet_report_html(report):
     return render_html(report)
 
 
+def fleet_report_attestation_archive(report, hostvars, existing="", probe_var="__fleet_report_attest_probe",
+                                     verify_var="__fleet_report_attest_verify"):
+    """The text of attestations-<date>.jsonl: ``existing``, then a line per oracle whose attestation verified."""
+    _check_report("fleet_report_attestation_archive", report)
+    records = archive_records(report["hosts"], hostvars, probe_var, verify_var, report.get("generated_at"))
+    return archive_text(existing, records)
+
+
 class FilterModule(object):
     """The fleet report filters of opencontracts.enclave."""
 
@@ -57,4 +66,5 @@ class FilterModule(object):
             "fleet_report": fleet_report,
             "fleet_report_table": fleet_report_table,
             "fleet_report_html": fleet_report_html,
+            "fleet_report_attestation_archive": fleet_report_attestation_archive,
         }

@@ -13,6 +13,8 @@ Public API: :func:`input_errors`, :data:`WORD_RE`.
 
 import re
 
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils import attestation_inputs
+
 # Words that may appear unquoted in a unit file and a shell command line.
 WORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 REPO_DIR_RE = re.compile(r"/[A-Za-z0-9._/-]+")
@@ -65,7 +67,8 @@ def input_errors(inputs, facts=None, check_mode=False):
 
     ``inputs``: host, kind, repo_dir, folder, script, eif_name, eif_source, eif_size, enclave_name,
     tmux_session, user, console, memory_mib, cpu_count, port, health_timeout, journal_lines, restart_sec,
-    start_limit_burst, start_limit_interval_sec, permitted_pcr0.
+    start_limit_burst, start_limit_interval_sec, permitted_pcr0, and optionally attest_settings (the
+    enclave_service_attest* variables by name).
     ``facts``: the result of the module enclave_service_facts on the host, for the rules on the host (the
     serve script exists; tmux is installed for the tmux console); skipped in check mode, where the
     checkout and tmux may still be pending.
@@ -115,6 +118,8 @@ def input_errors(inputs, facts=None, check_mode=False):
             " (it refuses less, E26), %d MiB: raise %s (and the allocator's reservation, host_prep_allocator_memory_mib,"
             " if needed)" % (variable("memory_mib"), kind, numbers["memory_mib"], inputs.get("eif_source"), eif_size,
                              (4 * eif_size + MIB - 1) // MIB, variable("memory_mib")))
+
+    problems += attestation_inputs.attest_errors(inputs.get("attest_settings") or {}, "enclave_service_")
 
     if facts is not None and not check_mode:
         script = facts.get("script", {})

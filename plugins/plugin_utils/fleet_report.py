@@ -20,7 +20,7 @@ verdict of a row:
 * ``degraded``: the enclave runs but is not fit to serve users: debug mode,
   PCR0 not permitted (or no measurement, or no permitted list), a probed port
   refuses TCP connections, the service unit is not active (the enclave is not
-  supervised);
+  supervised), its attestation failed (oracles probed with ``fleet_report_attest``);
 * ``serving``: none of the above.
 
 ``reasons`` lists every finding in that order (the cause of ``down`` first);
@@ -37,6 +37,10 @@ import datetime
 
 from collections.abc import Mapping
 
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_attestation import (
+    ATTESTED,
+    judge_attestation,
+)
 from ansible_collections.opencontracts.enclave.plugins.plugin_utils.oracle_inputs import (
     MissingKeccakLibrary,
     OracleInputError,
@@ -68,6 +72,9 @@ DEFAULT_OPTIONS = {
     },
     # The host variable that holds the registered enclave_info result.
     "result_var": "__fleet_report_info",
+    # The host variables that hold the registered attestation_probe and attestation_verify results (oracles).
+    "attest_probe_var": "__fleet_report_attest_probe",
+    "attest_verify_var": "__fleet_report_attest_verify",
 }
 
 # Inventory variables read for oracle rows.
@@ -208,6 +215,8 @@ def collect_inputs(hostnames, hostvars, groups, options=None, permitted_defaults
                     "registry": variables.get(VAR_REGISTRY),
                     "price": variables.get(VAR_PRICE),
                     "no_demand_timeout": variables.get(VAR_TIMEOUT),
+                    "attest_probe": variables.get(options["attest_probe_var"]),
+                    "attest_verify": variables.get(options["attest_verify_var"]),
                 })
             inputs.append(entry)
     return inputs
@@ -413,12 +422,23 @@ def _empty_row(entry):
     }
     if entry["kind"] == "oracle":
         row.update({"provider": None, "registry": None, "price_wei": None, "price_opn": None,
-                    "no_demand_timeout": None, "runs_forever": None})
+                    "no_demand_timeout": None, "runs_forever": None, "attested": "not_checked", "attestation": None})
     return row
 
 
-def judge_host(entry, single_kind=True):
-    """The report row of one (host, kind) input entry (see :func:`collect_inputs`)."""
+def _attestation_findings(entry, row, now, degraded, notes):
+    row["attested"], row["attestation"] = judge_attestation(entry.get("attest_probe"), entry.get("attest_verify"), now)
+    if row["attested"] == "failed":
+        degraded.append("attestation failed: %s" % row["attestation"]["reason"])
+    elif row["attested"] == "busy":
+        notes.append("attestation not checked: the oracle was busy with a user's session")
+
+
+def judge_host(entry, single_kind=True, now=None):
+    """The report row of one (host, kind) input entry (see :func:`collect_inputs`).
+
+    ``now``: the report's time (a UTC datetime), from which attestation ages are counted.
+    """
     row = _empty_row(entry)
     notes = list(entry.get("notes") or [])
     down = []
@@ -493,6 +513,8 @@ def judge_host(entry, single_kind=True):
         row["ports"] = _port_findings(result, port_reasons)
         row["ports_open"] = all(p["open"] for p in row["ports"]) if row["ports"] else None
         (down if down else degraded).extend(service_reasons + port_reasons)
+        if entry["kind"] == "oracle":
+            _attestation_findings(entry, row, now or datetime.datetime.now(datetime.timezone.utc), degraded, notes)
         for note in result.get("notes") or []:
             if note and not any(note in reason for reason in down) and "no enclave is running" not in note:
                 notes.append(_first_line(note))
@@ -550,6 +572,9 @@ def fleet_totals(rows):
     totals["debug_mode"] = hosts_where(lambda row: row["debug_mode"] is True)
     totals["unreachable"] = hosts_where(lambda row: row["reachable"] is False)
     totals["not_checked"] = hosts_where(lambda row: row["reachable"] is None)
+    oracles = [row for row in rows if row["kind"] == "oracle"]
+    totals["attested"] = dict((status, sum(1 for row in oracles if row.get("attested") == status)) for status in ATTESTED)
+    totals["attestation_failed"] = hosts_where(lambda row: row.get("attested") == "failed")
     return totals
 
 
@@ -566,13 +591,18 @@ def build_report(inputs, generated_at=None, title=None):
         if not isinstance(entry, Mapping) or not entry.get("host") or entry.get("kind") not in KINDS:
             raise FleetReportError("every host entry needs a host and a kind (%s); got %r" % (" or ".join(KINDS), entry))
         kinds_per_host.setdefault(entry["host"], set()).add(entry["kind"])
-    rows = [judge_host(entry, single_kind=len(kinds_per_host[entry["host"]]) == 1) for entry in inputs]
+    generated_at = generated_at or _utc_now_text()
+    try:
+        now = datetime.datetime.strptime(generated_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        raise FleetReportError("generated_at must be a UTC time like 2026-11-27T09:14:05Z; got %r" % generated_at) from None
+    rows = [judge_host(entry, single_kind=len(kinds_per_host[entry["host"]]) == 1, now=now) for entry in inputs]
     rows.sort(key=lambda row: (row["host"], row["kind"]))
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "title": title or "Open Contracts fleet report",
-        "generated_at": generated_at or _utc_now_text(),
+        "generated_at": generated_at,
         "hosts": rows,
         "totals": fleet_totals(rows),
     }
@@ -619,6 +649,17 @@ def _service_cell(row):
     return str(service.get("active_state") or service.get("load_state") or "-")
 
 
+def _attested_cell(row):
+    if row["kind"] != "oracle":
+        return "-"
+    attested = row.get("attested") or "not_checked"
+    if attested == "not_checked":
+        return "-"
+    if attested == "verified" and (row.get("attestation") or {}).get("age_seconds") is not None:
+        return "verified %s" % format_duration(max(row["attestation"]["age_seconds"], 0))
+    return attested
+
+
 def _ports_cell(row):
     if not row.get("ports"):
         return "-"
@@ -627,14 +668,14 @@ def _ports_cell(row):
 
 def table_rows(report):
     """The table's cells, problems first: a list of lists of strings, headers first."""
-    header = ["HOST", "KIND", "VERDICT", "ENCLAVE", "PCR0", "PRICE", "PROVIDER", "REGISTRY", "TIMEOUT", "SERVICE", "PORTS", "REASONS"]
+    header = ["HOST", "KIND", "VERDICT", "ENCLAVE", "PCR0", "ATTESTED", "PRICE", "PROVIDER", "REGISTRY", "TIMEOUT", "SERVICE", "PORTS", "REASONS"]
     lines = [header]
     for row in sort_problems_first(report.get("hosts") or []):
         timeout = "-"
         if row["kind"] == "oracle":
             timeout = "forever" if row.get("runs_forever") else ("%ss" % row["no_demand_timeout"] if row.get("no_demand_timeout") else "-")
         lines.append([
-            row["host"], row["kind"], row["verdict"], _enclave_cell(row), _pcr0_cell(row),
+            row["host"], row["kind"], row["verdict"], _enclave_cell(row), _pcr0_cell(row), _attested_cell(row),
             row.get("price_opn") or "-", short_hex(row.get("provider"), 10) or "-", row.get("registry") or "-", timeout,
             _service_cell(row), _ports_cell(row), "; ".join(row.get("reasons") or []) or "-",
         ])
@@ -665,4 +706,11 @@ def render_table(report):
                        ("unreachable", "unreachable"), ("not_checked", "not checked")):
         item = totals.get(key) or {}
         out.append("%s: %d%s" % (label, item.get("count", 0), (" (%s)" % ", ".join(item["hosts"])) if item.get("hosts") else ""))
+    attested = totals.get("attested") or {}
+    if any(attested.get(status) for status in ("verified", "failed", "busy")):
+        failed = totals.get("attestation_failed") or {}
+        out.append("attestation of the oracles: %d verified, %d failed%s, %d busy, %d not checked" % (
+            attested.get("verified", 0), attested.get("failed", 0),
+            (" (%s)" % ", ".join(failed["hosts"])) if failed.get("hosts") else "", attested.get("busy", 0),
+            attested.get("not_checked", 0)))
     return "\n".join(out) + "\n"

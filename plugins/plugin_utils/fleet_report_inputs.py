@@ -6,6 +6,8 @@
 
 from collections.abc import Mapping, Sequence
 
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils import attestation_inputs
+
 KINDS = ("oracle", "registry")
 
 
@@ -52,6 +54,17 @@ def input_errors(settings):
     lines = _number(settings.get("fleet_report_journal_lines"), int)
     if lines is None or not 0 <= lines <= 200:
         errors.append("fleet_report_journal_lines must be 0-200 (got %r)" % (settings.get("fleet_report_journal_lines"),))
+    errors.extend(attest_errors(settings))
+    return errors
+
+
+def attest_errors(settings):
+    """The bad attestation and metrics settings (fleet_report_attest*, fleet_report_metrics_path)."""
+    errors = attestation_inputs.attest_errors(settings, "fleet_report_")
+    path = settings.get("fleet_report_metrics_path")
+    if path and (not str(path).startswith("/") or not str(path).endswith(".prom")):
+        errors.append("fleet_report_metrics_path must be empty or an absolute path ending in .prom "
+                      "(node_exporter's textfile collector reads only those) (got %r)" % (path,))
     return errors
 
 

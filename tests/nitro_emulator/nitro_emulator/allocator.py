@@ -14,6 +14,11 @@ import sys
 from . import machine as machine_mod
 from . import paths, state
 
+try:
+    from . import attestation
+except ImportError:  # the host lacks python3-cryptography: enclaves serve no attestation documents
+    attestation = None
+
 KNOWN_KEYS = ("memory_mib", "cpu_count", "cpu_pool")
 
 
@@ -204,6 +209,13 @@ def allocate():
 
 def main(argv=None):
     del argv  # the real script takes no arguments
+    # The emulated NSM's CA, made once when the host boots (this service runs at boot), so that its
+    # root (/var/lib/nitro_emulator/attestation/root.pem) is there before any enclave attests.
+    if attestation is not None:
+        try:
+            attestation.ensure_ca()
+        except OSError as exc:
+            print("Warning: cannot create the emulated attestation CA: %s" % exc, file=sys.stderr)
     try:
         with state.state_lock():
             try:

@@ -402,6 +402,8 @@ def launch(machine, opts, cid, name, parsed):
         "vsock_dir": state.vsock_dir(cid),
         "cmdline": cmdline,
         "kernel_version": kernel_version(paths.blobs_dir()),
+        # What the enclave's NSM reports in its attestation documents.
+        "measurements": eif_measurements(parsed),
     }
     launch_path = state.enclave_file(enclave_id, ".launch")
     paths.write_file_atomic(launch_path, json.dumps(spec, indent=2) + "\n", state.FILE_MODE)
@@ -431,7 +433,7 @@ def launch(machine, opts, cid, name, parsed):
         "MemoryMiB": opts["memory_mib"],
         "State": "RUNNING",
         "Flags": "DEBUG_MODE" if opts["debug_mode"] else "NONE",
-        "Measurements": eif_measurements(parsed),
+        "Measurements": spec["measurements"],
         "eif_path": os.path.abspath(opts["eif_path"]),
         "ports": machine.ports,
         "tcp_bind": machine.tcp_bind,

@@ -11,6 +11,9 @@ With run_image_command set and an image command `python3 <script>`, it runs that
 
 Each connection gets one JSON object {"enclave_name", "enclave_id", "cid", "port"}:
 as an HTTP/1.1 200 response when the client sent an HTTP request line, else as one line.
+An HTTP request to upgrade to WebSocket gets the oracle's client protocol instead
+(client_protocol.py: `get_attestation` answered with an attestation document, or `busy`).
+The emulator's attestation CA (attestation.ensure_ca) is created when the enclave boots.
 """
 
 import argparse
@@ -27,6 +30,13 @@ import time
 import traceback
 
 from . import cpio, eif, paths
+
+try:
+    from . import client_protocol
+    CLIENT_PROTOCOL_ERROR = None
+except ImportError as exc:  # the host lacks python3-websockets or python3-cryptography
+    client_protocol = None
+    CLIENT_PROTOCOL_ERROR = str(exc)
 
 HTTP_REQUEST = re.compile(rb"^[A-Z]+ \S+ HTTP/\d(?:\.\d)?\r?$")
 
@@ -69,10 +79,13 @@ def _read_request(conn):
     return data
 
 
-def handle_connection(conn, spec, port, console, transport):
+def handle_connection(conn, spec, port, console, transport, oracle=None):
     try:
         request = _read_request(conn)
         first_line = request.split(b"\n", 1)[0]
+        if oracle is not None and HTTP_REQUEST.match(first_line) and client_protocol.is_websocket(request):
+            oracle.serve(conn, request, port, transport)
+            return
         body = json.dumps({"enclave_name": spec["name"], "enclave_id": spec["enclave_id"], "cid": spec["cid"], "port": port}) + "\n"
         if HTTP_REQUEST.match(first_line):
             console.write("nitro-emulator: %s request on port %d: %s" % (transport, port, first_line.decode("latin-1").strip()))
@@ -93,7 +106,7 @@ def handle_connection(conn, spec, port, console, transport):
         conn.close()
 
 
-def serve(listener, spec, port, console, transport, stopping):
+def serve(listener, spec, port, console, transport, stopping, oracle=None):
     while not stopping.is_set():
         try:
             conn, _address = listener.accept()
@@ -102,7 +115,7 @@ def serve(listener, spec, port, console, transport, stopping):
                 return
             time.sleep(0.05)
             continue
-        threading.Thread(target=handle_connection, args=(conn, spec, port, console, transport), daemon=True).start()
+        threading.Thread(target=handle_connection, args=(conn, spec, port, console, transport, oracle), daemon=True).start()
 
 
 def boot(spec, console):
@@ -204,6 +217,16 @@ def run_image_command(spec, console, stopping, command):
     return program.returncode
 
 
+def start_oracle(spec, console):
+    """The client protocol's state, with the emulator's CA in place; None when the host lacks its libraries."""
+    if client_protocol is None:
+        console.write("nitro-emulator: no WebSocket client protocol (%s)" % CLIENT_PROTOCOL_ERROR)
+        return None
+    root = client_protocol.attestation.ensure_ca()
+    console.write("nitro-emulator: NSM attestation under the emulator's root %s" % root)
+    return client_protocol.Oracle(spec, console)
+
+
 def open_listeners(spec, console):
     listeners = []
     vsock_dir = spec["vsock_dir"]
@@ -265,9 +288,10 @@ def run(spec):
             console.write("reboot: Power down")
             shutil.rmtree(spec["rootfs"], ignore_errors=True)
         return 0
+    oracle = start_oracle(spec, console)
     listeners, bound_tcp = open_listeners(spec, console)
     for listener, port, transport in listeners:
-        threading.Thread(target=serve, args=(listener, spec, port, console, transport, stopping), daemon=True).start()
+        threading.Thread(target=serve, args=(listener, spec, port, console, transport, stopping, oracle), daemon=True).start()
     write_ready(spec["ready"], {"state": "running", "pid": os.getpid(), "tcp_ports": bound_tcp})
     while not stopping.wait(1.0):
         pass

@@ -35,9 +35,11 @@ DEFINITION = "meta/execution-environment.yml"
 BUNDLED = os.path.join(sysconfig.get_paths()["purelib"], "ansible_collections")
 
 # Third-party import names and the distributions that provide them.
-DISTRIBUTIONS = {"boto3": "boto3", "botocore": "botocore", "Crypto": "pycryptodome", "Cryptodome": "pycryptodome"}
+DISTRIBUTIONS = {"boto3": "boto3", "botocore": "botocore", "Crypto": "pycryptodome", "Cryptodome": "pycryptodome",
+                 "websockets": "websockets", "cbor2": "cbor2", "cryptography": "cryptography",
+                 "prometheus_client": "prometheus_client"}
 # Modules that run on the controller (plays on localhost), not on the managed hosts: their imports count too.
-CONTROLLER_MODULES = ["ec2_enclave_instances"]
+CONTROLLER_MODULES = ["ec2_enclave_instances", "attestation_probe", "fleet_report_metrics"]
 
 
 def _load_yaml(path):
@@ -177,6 +179,8 @@ def test_python_requirements_cover_what_the_controller_imports(build):
     # The module attestation_verify runs on the controller (delegate_to: localhost): it decodes with
     # cbor2 and verifies with cryptography, which the scan of controller-only code does not see.
     assert {"cbor2", "cryptography"} <= set(rendered)
+    # The attestation probe and the metrics (fleet_report_attest, fleet_report_metrics_path) were found.
+    assert {"websockets", "cbor2", "cryptography", "prometheus_client"} <= needed
 
 
 def test_python_requirements_are_the_tested_versions_exactly(build):

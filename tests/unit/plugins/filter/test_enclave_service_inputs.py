@@ -31,7 +31,11 @@ GOOD = {
     "start_limit_burst": 0,
     "start_limit_interval_sec": 600,
     "permitted_pcr0": [PCR0, " " + PCR0.upper() + " "],
+    "attest_settings": {"enclave_service_attest": "True", "enclave_service_attest_url": "ws://203.0.113.21:8080",
+                        "enclave_service_attest_timeout": "10", "enclave_service_attest_root_certificate": "",
+                        "enclave_service_attest_max_age_seconds": "300"},
 }
+ATTEST = GOOD["attest_settings"]
 FACTS = {"script": {"path": "/opt/opencontracts/enclave-protocol/oracle_enclave/serve_oracle.sh", "exists": True},
          "tmux": {"present": True}}
 
@@ -69,6 +73,16 @@ def test_good_inputs_have_no_errors():
     ({"start_limit_interval_sec": True}, "oracle-1: oracle_service_start_limit_interval_sec: must be a whole number"),
     ({"permitted_pcr0": []}, "oracle-1: oracle_service_permitted_pcr0: must be a non-empty list of PCR0 values"),
     ({"permitted_pcr0": [PCR0, "abc"]}, "oracle-1: oracle_service_permitted_pcr0: every value must have 96 hex digits; these do not: ['abc']"),
+    ({"attest_settings": dict(ATTEST, enclave_service_attest="maybe")},
+     "oracle-1: enclave_service_attest must be true or false (got 'maybe')"),
+    ({"attest_settings": dict(ATTEST, enclave_service_attest_url="203.0.113.21:8080")},
+     "oracle-1: enclave_service_attest_url must be a ws:// or wss:// address (got '203.0.113.21:8080')"),
+    ({"attest_settings": dict(ATTEST, enclave_service_attest_timeout="0")},
+     "oracle-1: enclave_service_attest_timeout must be more than 0 and at most 120 seconds"),
+    ({"attest_settings": dict(ATTEST, enclave_service_attest_root_certificate="root.pem")},
+     "oracle-1: enclave_service_attest_root_certificate must be empty or an absolute path"),
+    ({"attest_settings": dict(ATTEST, enclave_service_attest_max_age_seconds="0")},
+     "oracle-1: enclave_service_attest_max_age_seconds must be a number of seconds above 0"),
     ({"eif_size": 2750 * 1048576 + 1},
      "oracle-1: oracle_service_enclave_memory_mib: the oracle enclave gets 11000 MiB but its image"
      " (/opt/opencontracts/oracle.eif) has 2883584001 bytes; run-enclave needs at least 4 x that (it refuses less, E26),"

@@ -54,7 +54,8 @@ def parse(html):
 
 
 def test_filters_are_registered():
-    assert set(filters.FilterModule().filters()) == {"fleet_report", "fleet_report_table", "fleet_report_html"}
+    assert set(filters.FilterModule().filters()) == {"fleet_report", "fleet_report_table", "fleet_report_html",
+                                                     "fleet_report_attestation_archive"}
 
 
 def test_filter_builds_the_report():

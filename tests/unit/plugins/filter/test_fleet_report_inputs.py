@@ -20,7 +20,8 @@ def defaults():
     with open(DEFAULTS_FILE) as handle:
         settings = yaml.safe_load(handle)
     # The defaults that are templates, as Ansible renders them.
-    settings.update(fleet_report_hosts=["oracle-1"], fleet_report_dir="/srv/reports")
+    settings.update(fleet_report_hosts=["oracle-1"], fleet_report_dir="/srv/reports",
+                    fleet_report_attest_url="ws://203.0.113.21:8080")
     return settings
 
 
@@ -41,11 +42,27 @@ def test_the_role_defaults_are_usable(defaults):
     ("fleet_report_port_timeout", 0, "fleet_report_port_timeout must be more than 0"),
     ("fleet_report_port_timeout", "soon", "fleet_report_port_timeout must be more than 0"),
     ("fleet_report_journal_lines", 201, "fleet_report_journal_lines must be 0-200"),
+    ("fleet_report_attest", "yes please", "fleet_report_attest must be true or false"),
+    ("fleet_report_attest_url", "http://203.0.113.21:8080", "fleet_report_attest_url must be a ws:// or wss://"),
+    ("fleet_report_attest_url", "ws://", "fleet_report_attest_url must be a ws:// or wss://"),
+    ("fleet_report_attest_timeout", 0, "fleet_report_attest_timeout must be more than 0"),
+    ("fleet_report_attest_timeout", 121, "fleet_report_attest_timeout must be more than 0"),
+    ("fleet_report_attest_max_age_seconds", "old", "fleet_report_attest_max_age_seconds must be"),
+    ("fleet_report_attest_root_certificate", "root.pem", "fleet_report_attest_root_certificate must be empty or"),
+    ("fleet_report_metrics_path", "/var/lib/node_exporter/fleet.txt", "fleet_report_metrics_path must be empty or"),
+    ("fleet_report_metrics_path", "fleet.prom", "fleet_report_metrics_path must be empty or"),
 ])
 def test_each_bad_value_gets_one_message(defaults, name, value, expected):
     defaults[name] = value
     (message,) = input_errors(defaults)
     assert message.startswith(expected)
+
+
+def test_attestation_and_metrics_settings_in_use(defaults):
+    defaults.update(fleet_report_attest=True, fleet_report_attest_url="wss://registry.example.org:8081/203.0.113.21/",
+                    fleet_report_attest_root_certificate="/etc/opencontracts/root.pem",
+                    fleet_report_metrics_path="/var/lib/node_exporter/textfile/opencontracts_enclave.prom")
+    assert input_errors(defaults) == []
 
 
 def test_an_empty_served_path_means_none_and_is_fine(defaults):

@@ -403,7 +403,7 @@ def test_problems_first():
 def test_table(fleet):
     table = fr.render_table(build(*fleet))
     lines = table.splitlines()
-    assert lines[0].split() == ["HOST", "KIND", "VERDICT", "ENCLAVE", "PCR0", "PRICE", "PROVIDER", "REGISTRY", "TIMEOUT",
+    assert lines[0].split() == ["HOST", "KIND", "VERDICT", "ENCLAVE", "PCR0", "ATTESTED", "PRICE", "PROVIDER", "REGISTRY", "TIMEOUT",
                                 "SERVICE", "PORTS", "REASONS"]
     hosts = [line.split()[0] for line in lines[1:9]]
     assert hosts == ["oracle-6", "oracle-7", "oracle-4", "oracle-5", "oracle-1", "oracle-2", "oracle-3", "registry-1"]

@@ -1,0 +1,204 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: attestation_probe
+short_description: Ask an oracle for its attestation document over the client protocol, as a user does
+version_added: 0.2.0
+description:
+  - Opens a WebSocket to an oracle enclave, sends the client protocol's C(get_attestation) message (the JSON
+    object whose C(fname) is C(get_attestation)) and returns the answer, that is the attestation document (hex, as
+    the protocol carries it) and C(signThis), or C(busy) when the oracle serves another user's session. It does
+    not verify the document; pass RV(attestation) to M(opencontracts.enclave.attestation_verify).
+  - The oracle serves one user session at a time, and the probe takes it for as long as it takes to answer, then
+    closes the connection. Probing an oracle while a user arrives can make that user see C(busy), so probe
+    production oracles only when you accept that (the fleet report's C(fleet_report_attest)).
+  - Runs where Ansible runs (C(delegate_to=localhost)), so the check is made from the operator's side, as a user's
+    client makes it, through the same network path.
+  - Read-only; C(changed) is always false. C(busy) is not a failure. A connection that cannot be made, a
+    timeout, or an answer that is neither C(attestation) nor C(busy) fails the task, with RV(status) C(error).
+options:
+  url:
+    description:
+      - The oracle's WebSocket address. C(ws://<host>:8080) reaches the enclave's port on its parent instance
+        directly; the protocol's client goes through the registry's TLS reverse proxy,
+        C(wss://<registry domain>:8081/<oracle ip>/).
+    type: str
+    required: true
+  timeout:
+    description: Seconds allowed for connecting, and again for the answer.
+    type: float
+    default: 10
+  validate_certs:
+    description: For C(wss://) addresses, verify the server's TLS certificate against the system's CAs.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - opencontracts.enclave.attributes
+  - opencontracts.enclave.attributes.read_only
+attributes:
+  platform:
+    details: Runs on the controller (C(delegate_to=localhost)), which needs the Python library C(websockets).
+requirements:
+  - websockets >= 13 (Python), where the module runs
+seealso:
+  - module: opencontracts.enclave.attestation_verify
+    description: Verifies the document this module returns.
+author:
+  - Open Contracts enclave collection contributors (@open-contracts)
+"""
+
+EXAMPLES = r"""
+- name: Ask the oracle for its attestation document
+  opencontracts.enclave.attestation_probe:
+    url: "ws://{{ ansible_host }}:8080"
+  delegate_to: localhost
+  register: oracle_probe
+
+- name: Verify it against the permitted PCR0 values
+  opencontracts.enclave.attestation_verify:
+    document: "{{ oracle_probe.attestation }}"
+    allowed_pcr0: "{{ enclave_build_permitted_pcr0.oracle }}"
+  delegate_to: localhost
+  when: oracle_probe.status == 'attestation'
+
+- name: Through the registry's TLS proxy, as the protocol's client reaches an oracle
+  opencontracts.enclave.attestation_probe:
+    url: "wss://registry.example.org:8081/{{ ansible_host }}/"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+status:
+  description:
+    - C(attestation) (the oracle sent its document), C(busy) (another session holds the oracle) or C(error)
+      (in a failed result).
+  returned: always
+  type: str
+  sample: attestation
+attestation:
+  description: The attestation document as hex text, as the oracle sent it (null unless RV(status) is C(attestation)).
+  returned: always
+  type: str
+  sample: 8444a1013822a0591121a9696d6f64756c655f69647827...
+sign_this:
+  description: The oracle's C(signThis) value (null unless RV(status) is C(attestation)).
+  returned: always
+  type: str
+  sample: 5f0c8e0c3d3c1d0e0b0a090807060504030201000f0e0d0c0b0a090807060504
+url:
+  description: The address probed.
+  returned: always
+  type: str
+  sample: ws://203.0.113.21:8080
+elapsed:
+  description: Seconds from connecting to the answer.
+  returned: always
+  type: float
+  sample: 0.08
+error:
+  description: Why the probe failed (null when it did not).
+  returned: always
+  type: str
+  sample: "timed out after 10.0 s waiting for the answer"
+"""
+
+import json
+import ssl
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from websockets.exceptions import WebSocketException
+    from websockets.sync.client import connect
+    HAS_WEBSOCKETS = True
+    WEBSOCKETS_ERROR = None
+except ImportError:
+    HAS_WEBSOCKETS = False
+    WEBSOCKETS_ERROR = traceback.format_exc()
+
+REQUEST = json.dumps({"fname": "get_attestation"})
+# An attestation document with its certificates is a few kilobytes; hex doubles it.
+MAX_MESSAGE = 1 << 20
+
+
+def parse_answer(text):
+    """The oracle's answer -> (status, attestation hex, signThis, error)."""
+    try:
+        message = json.loads(text)
+    except (TypeError, ValueError):
+        return "error", None, None, "the answer is not JSON: %r" % (text[:200],)
+    fname = message.get("fname") if isinstance(message, dict) else None
+    if fname == "busy":
+        return "busy", None, None, None
+    if fname != "attestation":
+        return "error", None, None, "unexpected answer %r (expected attestation or busy)" % (fname if fname else text[:200],)
+    document = message.get("attestation")
+    if not isinstance(document, str) or not document:
+        return "error", None, None, "the attestation answer has no document"
+    try:
+        bytes.fromhex(document)
+    except ValueError:
+        return "error", None, None, "the attestation answer's document is not hex"
+    sign_this = message.get("signThis")
+    return "attestation", document.lower(), sign_this if isinstance(sign_this, str) else None, None
+
+
+def probe(url, timeout, validate_certs=True):
+    """Send get_attestation to url -> (status, attestation, sign_this, error, elapsed)."""
+    options = {"open_timeout": timeout, "close_timeout": min(timeout, 2.0), "max_size": MAX_MESSAGE}
+    if url.startswith("wss://") and not validate_certs:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        options["ssl"] = context
+    started = time.monotonic()
+    try:
+        with connect(url, **options) as websocket:
+            websocket.send(REQUEST)
+            try:
+                text = websocket.recv(timeout=timeout)
+            except TimeoutError:
+                return "error", None, None, "timed out after %s s waiting for the answer" % timeout, time.monotonic() - started
+    except TimeoutError:
+        return "error", None, None, "timed out after %s s connecting" % timeout, time.monotonic() - started
+    except (OSError, WebSocketException, ValueError) as exc:
+        return "error", None, None, "cannot talk to %s: %s" % (url, exc), time.monotonic() - started
+    status, document, sign_this, error = parse_answer(text)
+    return status, document, sign_this, error, time.monotonic() - started
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            url=dict(type="str", required=True),
+            timeout=dict(type="float", default=10.0),
+            validate_certs=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_WEBSOCKETS:
+        module.fail_json(msg=missing_required_lib("websockets"), exception=WEBSOCKETS_ERROR)
+    url = module.params["url"]
+    timeout = module.params["timeout"]
+    if not url.startswith(("ws://", "wss://")):
+        module.fail_json(msg="url must start with ws:// or wss://, got %r" % url, status="error", attestation=None,
+                         sign_this=None, url=url, elapsed=0.0, error="bad url")
+    if timeout <= 0:
+        module.fail_json(msg="timeout must be more than 0, got %s" % timeout, status="error", attestation=None,
+                         sign_this=None, url=url, elapsed=0.0, error="bad timeout")
+    status, document, sign_this, error, elapsed = probe(url, timeout, module.params["validate_certs"])
+    result = dict(changed=False, status=status, attestation=document, sign_this=sign_this, url=url,
+                  elapsed=round(elapsed, 3), error=error)
+    if status == "error":
+        module.fail_json(msg="attestation probe of %s failed: %s" % (url, error), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The rules of the attestation probe's settings, shared by the roles that probe (controller only).
+
+The roles fleet_report (``fleet_report_attest*``) and enclave_service (``enclave_service_attest*``)
+name the same settings under their own prefix: ``<prefix>attest`` (bool), ``<prefix>attest_url``
+(ws:// or wss://), ``<prefix>attest_timeout`` (seconds, above 0, at most 120),
+``<prefix>attest_max_age_seconds`` (above 0) and ``<prefix>attest_root_certificate`` (empty or an
+absolute path). A setting absent from ``settings`` is not checked.
+"""
+
+BOOLEANS = (True, False, "true", "false", "True", "False", "yes", "no")
+
+
+def _number(value, kind=float):
+    if isinstance(value, bool):
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def attest_errors(settings, prefix):
+    """One message per bad ``<prefix>attest*`` setting in ``settings`` (variable name -> value)."""
+    errors = []
+    name = prefix + "attest"
+    if name in settings and settings[name] not in BOOLEANS:
+        errors.append("%s must be true or false (got %r)" % (name, settings[name]))
+    name = prefix + "attest_url"
+    if name in settings:
+        url = settings[name]
+        if not isinstance(url, str) or not url.startswith(("ws://", "wss://")) or len(url.split("://", 1)[1]) == 0:
+            errors.append("%s must be a ws:// or wss:// address (got %r)" % (name, url))
+    name = prefix + "attest_timeout"
+    if name in settings:
+        timeout = _number(settings[name])
+        if timeout is None or not 0 < timeout <= 120:
+            errors.append("%s must be more than 0 and at most 120 seconds (got %r)" % (name, settings[name]))
+    name = prefix + "attest_max_age_seconds"
+    if name in settings:
+        age = _number(settings[name], int)
+        if age is None or age <= 0:
+            errors.append("%s must be a number of seconds above 0 (got %r)" % (name, settings[name]))
+    name = prefix + "attest_root_certificate"
+    root = settings.get(name)
+    if root and not str(root).startswith("/"):
+        errors.append("%s must be empty or an absolute path on the controller (got %r)" % (name, root))
+    return errors
