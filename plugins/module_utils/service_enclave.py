@@ -11,8 +11,12 @@ describe-enclaves`` reports for it equals the served image's PCR0 (PCR0 is a has
 two images with the same PCR0 are the same image). When the operator names the enclave (the serve
 script passes ``--enclave-name``), it is found by that name instead.
 
+To terminate, the unit's helper is given every PCR0 the service may have served: the served image's and
+the permitted ones of its kind. After a release the unit already names the new image while the enclave
+of the previous one still runs; it is the service's too.
+
 Only the standard library: the roles also install this file as the unit's helper, run as
-``python3 service_enclave.py terminate NITRO_CLI (--name NAME | --pcr0 PCR0)`` before the serve script
+``python3 service_enclave.py terminate NITRO_CLI (--name NAME | --pcr0 PCR0 [--pcr0 PCR0...])`` before the serve script
 starts and after it stopped. It terminates every enclave of the service (by enclave ID) and no other:
 another service's enclave on the same host keeps running.
 
@@ -30,12 +34,19 @@ PCR0_RE = re.compile(r"[0-9a-f]{96}\Z")
 
 
 def normalize_wanted(name, pcr0):
-    """(name, pcr0) stripped, PCR0 lowercase; raise ValueError when neither is given or the PCR0 is malformed."""
+    """(name, pcr0) stripped, PCR0 lowercase; raise ValueError when neither is given or a PCR0 is malformed.
+
+    ``pcr0`` is one value or a list of them (returned as given: a string or a list).
+    """
     name = (name or "").strip()
-    pcr0 = (pcr0 or "").strip().lower()
-    if pcr0 and not PCR0_RE.match(pcr0):
-        raise ValueError("the served image's PCR0 must be 96 hex characters, got %r" % pcr0)
-    if not name and not pcr0:
+    values = [pcr0] if not isinstance(pcr0, (list, tuple)) else list(pcr0)
+    values = [(value or "").strip().lower() for value in values]
+    for value in values:
+        if value and not PCR0_RE.match(value):
+            raise ValueError("the served image's PCR0 must be 96 hex characters, got %r" % value)
+    values = [value for value in values if value]
+    pcr0 = values if isinstance(pcr0, (list, tuple)) else "".join(values)
+    if not name and not values:
         raise ValueError("give the enclave's name or the served image's PCR0: without either, no enclave can be "
                          "told to be the service's")
     return name, pcr0
@@ -53,12 +64,14 @@ def enclave_pcr0(entry, measurements_key="Measurements"):
 
 
 def select_enclaves(enclaves, name="", pcr0="", name_key="EnclaveName", measurements_key="Measurements"):
-    """The entries of ``enclaves`` that are the service's: named ``name`` when a name is given, else running ``pcr0``.
+    """The entries of ``enclaves`` that are the service's: named ``name`` when a name is given, else running ``pcr0``
+    (one PCR0, or a list of them).
 
     ``enclaves`` is the ``describe-enclaves`` list (or summaries of it, with other keys). Raises
     ValueError like :func:`normalize_wanted`.
     """
     name, pcr0 = normalize_wanted(name, pcr0)
+    wanted = set(pcr0) if isinstance(pcr0, list) else {pcr0}
     found = []
     for entry in enclaves or []:
         if not isinstance(entry, dict):
@@ -66,7 +79,7 @@ def select_enclaves(enclaves, name="", pcr0="", name_key="EnclaveName", measurem
         if name:
             if entry.get(name_key) == name:
                 found.append(entry)
-        elif enclave_pcr0(entry, measurements_key) == pcr0:
+        elif enclave_pcr0(entry, measurements_key) in wanted:
             found.append(entry)
     return found
 
@@ -75,6 +88,8 @@ def describe_wanted(name, pcr0):
     """How messages name the service's enclave."""
     if (name or "").strip():
         return "the enclave named %s" % name.strip()
+    if isinstance(pcr0, (list, tuple)):
+        return "an enclave of the service's images (PCR0 %s)" % ", ".join("%s..." % str(v).strip().lower()[:16] for v in pcr0 if v)
     return "the enclave started from the served image (PCR0 %s...)" % (pcr0 or "").strip().lower()[:16]
 
 
@@ -109,7 +124,7 @@ def terminate(nitro_cli, name="", pcr0="", run=_run, out=sys.stdout, err=sys.std
 
 
 def main(argv=None):
-    """``service_enclave.py terminate NITRO_CLI (--name NAME | --pcr0 PCR0)``; exit status 2 on bad arguments."""
+    """``service_enclave.py terminate NITRO_CLI (--name NAME | --pcr0 PCR0...)``; exit status 2 on bad arguments."""
     parser = argparse.ArgumentParser(prog="service_enclave.py",
                                      description="Terminate the enclaves of an Open Contracts service (by name, or "
                                                  "those running the served image's PCR0).")
@@ -117,7 +132,7 @@ def main(argv=None):
     stop = commands.add_parser("terminate", help="terminate the service's enclaves; silent when none runs")
     stop.add_argument("nitro_cli")
     stop.add_argument("--name", default="")
-    stop.add_argument("--pcr0", default="")
+    stop.add_argument("--pcr0", action="append", default=[], help="a PCR0 of the service's images (repeatable)")
     args = parser.parse_args(argv)
     try:
         normalize_wanted(args.name, args.pcr0)

@@ -147,3 +147,22 @@ def test_command_line_refuses_bad_arguments(capsys):
         service_enclave.main(["terminate", "nitro-cli"])
     assert exited.value.code == 2
     assert "give the enclave's name or the served image's PCR0" in capsys.readouterr().err
+
+
+def test_terminate_with_every_pcr0_the_service_may_have_served():
+    """After a release the unit names the new image; the enclave of the previous one is the service's too."""
+    run, out = Recorded(), io.StringIO()
+    assert service_enclave.main.__doc__
+    assert service_enclave.terminate("nitro-cli", pcr0=[ORACLE, OLD], run=run, out=out) == 0
+    assert [argv[-1][-4:] for argv in run.calls[1:]] == ["d6e8", "d6e9"]
+    assert "an enclave of the service's images (PCR0 ba19b0568898f7ee..., a5e152ec8d45c1d1...)" in out.getvalue()
+    with pytest.raises(ValueError, match="96 hex characters"):
+        service_enclave.select_enclaves(enclaves(), pcr0=[ORACLE, "xyz"])
+    assert service_enclave.select_enclaves(enclaves(), pcr0=[REGISTRY.upper(), ""]) == enclaves()[:1]
+
+
+def test_command_line_takes_several_pcr0(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(service_enclave, "terminate", lambda nitro_cli, name, pcr0: seen.update(args=(nitro_cli, name, pcr0)) or 0)
+    assert service_enclave.main(["terminate", "/usr/bin/nitro-cli", "--pcr0", ORACLE, "--pcr0", OLD.upper()]) == 0
+    assert seen["args"] == ("/usr/bin/nitro-cli", "", [ORACLE, OLD.upper()])
