@@ -271,10 +271,13 @@ user:
       description: The user's groups (primary first), empty when it does not exist.
       type: list
       elements: str
+    ne_exists:
+      description: The group C(ne) exists (host_prep creates it; a check run on a fresh host may not have it yet).
+      type: bool
     current:
       description: RV(user.exists) and RV(user.in_ne).
       type: bool
-  sample: {name: opencontracts, exists: true, in_ne: true, groups: [opencontracts, ne], current: true}
+  sample: {name: opencontracts, exists: true, in_ne: true, groups: [opencontracts, ne], ne_exists: true, current: true}
 tmux:
   description: Whether C(/usr/bin/tmux) is installed (the tmux console needs it).
   returned: always
@@ -376,6 +379,10 @@ def helpers_facts(helper_dir, helpers):
 def user_facts(name):
     """The service user: exists, its groups (primary first), in_ne; root needs no group."""
     facts = {"name": name, "exists": False, "in_ne": False, "groups": []}
+    try:
+        facts["ne_exists"] = bool(grp.getgrnam("ne"))
+    except KeyError:
+        facts["ne_exists"] = False
     try:
         entry = pwd.getpwnam(name)
     except KeyError:

@@ -265,6 +265,12 @@ class Accounts:
     def getgrgid(self, gid):
         return grp_entry({0: "root", 990: "opencontracts"}[gid], gid, [])
 
+    def getgrnam(self, name):
+        for group in self.getgrall():
+            if group.gr_name == name:
+                return group
+        raise KeyError(name)
+
     def getgrall(self):
         return [grp_entry(name, 900 + index, members) for index, (name, members) in enumerate(sorted(self.members.items()))]
 
@@ -291,5 +297,13 @@ def test_the_service_user_must_exist_and_be_in_ne(host, monkeypatch, user, membe
     monkeypatch.setattr(esf, "grp", accounts)
     result = run(host, user=user)
     assert result["failed"] is False
-    assert result["user"] == dict(expected, name=user)
+    assert result["user"] == dict(expected, name=user, ne_exists=True)
     assert result["current"] is expected["current"]
+
+
+def test_a_fresh_host_has_no_group_ne_yet(host, monkeypatch):
+    accounts = Accounts({"docker": []})
+    monkeypatch.setattr(esf, "pwd", accounts)
+    monkeypatch.setattr(esf, "grp", accounts)
+    result = run(host, user="opencontracts", check_mode=True)
+    assert result["user"]["ne_exists"] is False and result["user"]["in_ne"] is False and result["current"] is False
