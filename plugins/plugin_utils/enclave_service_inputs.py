@@ -64,8 +64,9 @@ def input_errors(inputs, facts=None, check_mode=False):
     """Every problem of the enclave_service inputs of one host, one message per bad value.
 
     ``inputs``: host, kind, repo_dir, folder, script, eif_name, eif_source, eif_size, enclave_name (empty: found by
-    eif_pcr0), eif_pcr0, entry_point, launcher, venv_dir, read_write_paths, tmux_session, user, console, memory_mib, cpu_count, port, health_timeout, journal_lines, restart_sec,
-    start_limit_burst, start_limit_interval_sec, permitted_pcr0.
+    eif_pcr0), eif_pcr0, entry_point, launcher, venv_dir, read_write_paths, tmux_session, user, console,
+    memory_mib, cpu_count, port, health_timeout, journal_lines, restart_sec, start_limit_burst,
+    start_limit_interval_sec, permitted_pcr0.
     ``facts``: the result of the module enclave_service_facts on the host, for the rules on the host (the
     serve script exists; tmux is installed for the tmux console); skipped in check mode, where the
     checkout and tmux may still be pending.
