@@ -4,12 +4,16 @@
 
 """The health gate of a served enclave: RUNNING, not in debug mode, a permitted PCR0, its port open.
 
-An oracle or registry enclave is healthy when ``nitro-cli describe-enclaves`` lists it by name in
+An oracle or registry enclave is healthy when ``nitro-cli describe-enclaves`` lists it in
 state ``RUNNING`` with flags ``NONE`` (``DEBUG_MODE`` only when explicitly allowed), its PCR0 is one
 of the permitted values, and its service port on the parent instance accepts TCP connections.
 :func:`wait_healthy` checks that repeatedly until it holds or a time limit passes. A PCR0 outside the
 allow-list and an unwanted debug mode are final: waiting longer cannot fix them, so the gate fails at
 once. Everything else (not listed yet, still booting, port not open yet, nitro-cli busy) is retried.
+
+The enclave is the service's by its name when one is given (the serve script's ``--enclave-name``),
+else by what it runs: the served image's PCR0 (module_utils.service_enclave). The upstream serve
+script may start it without a name, and nitro-cli then names it after the EIF file.
 
 The probe only opens and closes a TCP connection; it sends nothing (an oracle serves one user
 session at a time, so a protocol-level probe could occupy it).
@@ -28,6 +32,10 @@ from ansible_collections.opencontracts.enclave.plugins.module_utils.nitro_cli im
     NitroCliNotFoundError,
     describe_enclaves,
     enclave_summary,
+)
+from ansible_collections.opencontracts.enclave.plugins.module_utils.service_enclave import (
+    describe_wanted,
+    select_enclaves,
 )
 
 
@@ -67,20 +75,28 @@ class HealthReport:
         }
 
 
-def judge_enclave(report, enclaves, name, allowed, allow_debug_mode):
-    """Add to ``report`` what ``describe-enclaves`` (a list) says about the enclave called ``name``."""
-    found = [entry for entry in enclaves if isinstance(entry, dict) and entry.get("EnclaveName") == name]
+def judge_enclave(report, enclaves, name, allowed, allow_debug_mode, served_pcr0=""):
+    """Add to ``report`` what ``describe-enclaves`` (a list) says about the service's enclave.
+
+    The service's enclave is the one called ``name`` when ``name`` is not empty, else the one whose PCR0 is
+    ``served_pcr0`` (see :func:`select_enclaves`).
+    """
+    wanted = describe_wanted(name, served_pcr0)
+    found = select_enclaves(enclaves, name, served_pcr0)
     if not found:
-        listed = ", ".join("%s (%s)" % (e.get("EnclaveName"), e.get("State")) for e in enclaves if isinstance(e, dict))
-        report.problems.append("no enclave named %s in nitro-cli describe-enclaves (enclaves: %s)" % (name, listed or "none"))
+        listed = ", ".join("%s (%s, PCR0 %s...)" % (e.get("EnclaveName"), e.get("State"),
+                                                    str((e.get("Measurements") or {}).get("PCR0") or "none")[:16].lower())
+                           for e in enclaves if isinstance(e, dict))
+        report.problems.append("%s is not in nitro-cli describe-enclaves (enclaves: %s)" % (wanted, listed or "none"))
         return
     if len(found) > 1:
-        report.problems.append("%d enclaves are named %s; expected one" % (len(found), name))
+        report.problems.append("%d enclaves are %s; expected one (%s)" % (
+            len(found), wanted, ", ".join("%s %s" % (e.get("EnclaveName"), e.get("EnclaveID")) for e in found)))
         report.final = True
         return
     entry = found[0]
     report.enclave = enclave_summary(entry)
-    subject = "enclave %s (%s)" % (name, report.enclave["id"])
+    subject = "enclave %s (%s)" % (report.enclave["name"], report.enclave["id"])
     measurements = {}
     for key, value in (entry.get("Measurements") or {}).items():
         if isinstance(value, str):
@@ -128,7 +144,7 @@ def probe_tcp(host, port, timeout=3.0):
     return False, reason
 
 
-def check_once(module, name, allowed, allow_debug_mode, host, port, probe=probe_tcp):
+def check_once(module, name, allowed, allow_debug_mode, host, port, probe=probe_tcp, served_pcr0=""):
     """One health check; returns a :class:`HealthReport`. nitro-cli missing is final, other nitro-cli errors are not."""
     report = HealthReport()
     try:
@@ -141,7 +157,7 @@ def check_once(module, name, allowed, allow_debug_mode, host, port, probe=probe_
         report.problems.append("nitro-cli describe-enclaves failed: %s" % exc)
         enclaves = None
     if enclaves is not None:
-        judge_enclave(report, enclaves, name, allowed, allow_debug_mode)
+        judge_enclave(report, enclaves, name, allowed, allow_debug_mode, served_pcr0)
     report.port_open, report.port_error = probe(host, port)
     if not report.port_open:
         report.problems.append("port %s on %s does not accept TCP connections (%s)" % (port, host, report.port_error))
@@ -149,12 +165,12 @@ def check_once(module, name, allowed, allow_debug_mode, host, port, probe=probe_
 
 
 def wait_healthy(module, name, allowed, allow_debug_mode, host, port, timeout, interval,
-                 probe=probe_tcp, clock=time.time, sleep=time.sleep):
+                 probe=probe_tcp, clock=time.time, sleep=time.sleep, served_pcr0=""):
     """Check until healthy, a final problem, or ``timeout`` seconds; return (report, seconds waited, checks made)."""
     start = clock()
     checks = 0
     while True:
-        report = check_once(module, name, allowed, allow_debug_mode, host, port, probe=probe)
+        report = check_once(module, name, allowed, allow_debug_mode, host, port, probe=probe, served_pcr0=served_pcr0)
         checks += 1
         waited = clock() - start
         if report.healthy or report.final or waited + interval > timeout:

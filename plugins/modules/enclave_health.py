@@ -10,7 +10,7 @@ short_description: Wait until a served enclave is healthy, or fail with its serv
 version_added: 0.1.0
 description:
   - The health gate after an oracle or registry enclave was (re)started. The enclave is healthy when
-    C(nitro-cli describe-enclaves) lists it by name in state C(RUNNING), not in debug mode (unless
+    C(nitro-cli describe-enclaves) lists it in state C(RUNNING), not in debug mode (unless
     O(allow_debug_mode=true)), with a PCR0 from O(allowed_pcr0), and its port on the parent instance accepts
     TCP connections.
   - Checks every O(interval) seconds until healthy or O(timeout) seconds have passed. A PCR0 that is not
@@ -20,12 +20,24 @@ description:
     (the serve script's output, C(nitro-cli run-enclave) errors) is in the play's output.
   - The port probe opens a TCP connection and closes it without sending anything, so it never occupies the
     single user session an oracle serves.
+  - The enclave is the service's by its name when O(enclave_name) is given (the serve script's C(--enclave-name)),
+    else by the image it runs - its PCR0 in C(nitro-cli describe-enclaves) equals O(served_pcr0). A serve script
+    that starts its enclave without C(--enclave-name) gets the name of the EIF file (C(oracle_enclave.eif) runs as
+    C(oracle_enclave), a second one as C(oracle_enclave_1)). Two enclaves of the service fail the gate at once.
   - Read-only; C(changed) is always false.
 options:
   enclave_name:
-    description: The enclave's name, C(EnclaveName) in C(nitro-cli describe-enclaves) (the serve script's C(--enclave-name)).
+    description:
+      - The enclave's name, C(EnclaveName) in C(nitro-cli describe-enclaves) (the serve script's C(--enclave-name)).
+      - Empty finds the enclave by O(served_pcr0). One of the two is required.
     type: str
-    required: true
+    default: ""
+  served_pcr0:
+    description:
+      - The PCR0 of the image the serve script starts (96 hex characters, case ignored); used when O(enclave_name)
+        is empty. The enclave running this PCR0 is the service's.
+    type: str
+    default: ""
   allowed_pcr0:
     description:
       - The PCR0 values the protocol permits for this kind of enclave (96 hex characters each, case ignored).
@@ -80,13 +92,18 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Wait for the oracle enclave after a restart
+- name: Wait for the oracle enclave after a restart (the enclave that runs the served image)
   opencontracts.enclave.enclave_health:
-    enclave_name: oracle
+    served_pcr0: "{{ enclave_build_result.measurements.PCR0 }}"
     allowed_pcr0: "{{ enclave_build_permitted_pcr0.oracle }}"
     unit: opencontracts-oracle.service
     timeout: 180
   register: oracle_health
+
+- name: The same for a serve script that names its enclave
+  opencontracts.enclave.enclave_health:
+    enclave_name: oracle
+    allowed_pcr0: "{{ enclave_build_permitted_pcr0.oracle }}"
 
 - name: Show what runs
   ansible.builtin.debug:
@@ -166,12 +183,17 @@ from ansible_collections.opencontracts.enclave.plugins.module_utils.enclave_heal
     normalize_allowed,
     wait_healthy,
 )
+from ansible_collections.opencontracts.enclave.plugins.module_utils.service_enclave import (
+    describe_wanted,
+    normalize_wanted,
+)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            enclave_name=dict(type="str", required=True),
+            enclave_name=dict(type="str", default=""),
+            served_pcr0=dict(type="str", default=""),
             allowed_pcr0=dict(type="list", elements="str", required=True),
             allow_debug_mode=dict(type="bool", default=False),
             port=dict(type="int", default=8080),
@@ -185,8 +207,10 @@ def main():
     )
     params = module.params
     problems = []
-    if not params["enclave_name"].strip():
-        problems.append("enclave_name is empty")
+    try:
+        name, served_pcr0 = normalize_wanted(params["enclave_name"], params["served_pcr0"])
+    except ValueError as exc:
+        problems.append(str(exc))
     if not 1 <= params["port"] <= 65535:
         problems.append("port must be 1-65535, got %s" % params["port"])
     if params["timeout"] < 0 or params["interval"] < 1 or params["journal_lines"] < 0:
@@ -200,14 +224,14 @@ def main():
         module.fail_json(msg="; ".join(problems), changed=False, healthy=False)
 
     report, waited, checks = wait_healthy(
-        module, params["enclave_name"], allowed, params["allow_debug_mode"], params["host"], params["port"],
-        params["timeout"], params["interval"])
+        module, name, allowed, params["allow_debug_mode"], params["host"], params["port"],
+        params["timeout"], params["interval"], served_pcr0=served_pcr0)
     result = dict(changed=False, healthy=report.healthy, problems=report.problems, waited=waited, checks=checks, **report.facts())
     if report.healthy:
         module.exit_json(**result)
 
     when = "at once" if report.final else "after %s s" % waited
-    msg = "the %s enclave is not healthy (%s, %d checks): %s" % (params["enclave_name"], when, checks, "; ".join(report.problems))
+    msg = "%s is not healthy (%s, %d checks): %s" % (describe_wanted(name, served_pcr0), when, checks, "; ".join(report.problems))
     if params["unit"]:
         journal = journal_tail(module, params["unit"], params["journal_lines"])
         result["journal"] = journal

@@ -14,7 +14,8 @@ description:
     RV(current).
   - The serve script (does it exist, would M(opencontracts.enclave.serve_settings) change anything, does git ignore
     its local settings), the served copy of the verified image, the unit's helpers, the installed unit file, what
-    systemd says about the unit, and whether tmux is installed.
+    systemd says about the unit, whether tmux is installed, and the service user (does it exist, is it in the
+    group C(ne) that nitro-cli requires of a user other than root).
   - The files a running service reads (serve script, served image, unit file, helpers) are compared with the time
     the unit last became active; one changed after that means the service runs something older than what is on
     disk (an earlier run changed it and stopped before the restart, or someone edited it), see
@@ -75,6 +76,12 @@ options:
     description: The unit's helpers, file name to content, each installed in O(helper_dir) as root's, mode 0755.
     type: dict
     default: {}
+  user:
+    description:
+      - The user the unit runs the serve script as. C(root) needs nothing; any other user must exist and be in the
+        group C(ne) (nitro-cli's rule for C(/dev/nitro_enclaves)), see RV(user).
+    type: str
+    default: root
 seealso:
   - module: opencontracts.enclave.serve_settings
   - module: opencontracts.enclave.enclave_health
@@ -95,7 +102,7 @@ EXAMPLES = r"""
     eif_sha256: "{{ enclave_build_result.sha256 }}"
     helper_dir: /usr/local/libexec/opencontracts
     helpers:
-      terminate-enclave: "{{ lookup('ansible.builtin.file', 'terminate-enclave', rstrip=false) }}"
+      serve-in-tmux: "{{ lookup('ansible.builtin.file', 'serve-in-tmux', rstrip=false) }}"
   register: __facts
 
 - name: Change something only when the host is not as wanted
@@ -107,7 +114,7 @@ RETURN = r"""
 current:
   description:
     - True when the role has nothing to do on this host - RV(script.current), RV(eif.current), RV(helpers.current),
-      RV(unit.current), the unit runs (RV(unit.active)), starts at boot (RV(unit.enabled)) and
+      RV(unit.current), RV(user.current), the unit runs (RV(unit.active)), starts at boot (RV(unit.enabled)) and
       RV(changed_since_start) is empty.
   returned: always
   type: bool
@@ -246,6 +253,31 @@ changed_since_start:
   type: list
   elements: str
   sample: [/opt/opencontracts/enclave-protocol/oracle_enclave/serve_oracle.sh]
+user:
+  description: The service user O(user).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: O(user).
+      type: str
+    exists:
+      description: The user exists (always true for C(root)).
+      type: bool
+    in_ne:
+      description: The user is in the group C(ne), as its primary or a supplementary group (true for C(root), which needs no group).
+      type: bool
+    groups:
+      description: The user's groups (primary first), empty when it does not exist.
+      type: list
+      elements: str
+    ne_exists:
+      description: The group C(ne) exists (host_prep creates it; a check run on a fresh host may not have it yet).
+      type: bool
+    current:
+      description: RV(user.exists) and RV(user.in_ne).
+      type: bool
+  sample: {name: opencontracts, exists: true, in_ne: true, groups: [opencontracts, ne], ne_exists: true, current: true}
 tmux:
   description: Whether C(/usr/bin/tmux) is installed (the tmux console needs it).
   returned: always
@@ -257,8 +289,10 @@ tmux:
 """
 
 import calendar
+import grp
 import hashlib
 import os
+import pwd
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -342,6 +376,31 @@ def helpers_facts(helper_dir, helpers):
     return {"files": files, "stale": stale, "current": not stale}
 
 
+def user_facts(name):
+    """The service user: exists, its groups (primary first), in_ne; root needs no group."""
+    facts = {"name": name, "exists": False, "in_ne": False, "groups": []}
+    try:
+        facts["ne_exists"] = bool(grp.getgrnam("ne"))
+    except KeyError:
+        facts["ne_exists"] = False
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        entry = None
+    if entry is not None:
+        facts["exists"] = True
+        groups = []
+        try:
+            groups.append(grp.getgrgid(entry.pw_gid).gr_name)
+        except KeyError:
+            groups.append(str(entry.pw_gid))
+        groups += sorted(group.gr_name for group in grp.getgrall() if name in group.gr_mem and group.gr_name not in groups)
+        facts["groups"] = groups
+        facts["in_ne"] = entry.pw_uid == 0 or "ne" in groups
+    facts["current"] = facts["exists"] and facts["in_ne"]
+    return facts
+
+
 def parse_timestamp(value):
     """systemd's ``Wed 2026-12-02 13:22:01 UTC`` (shown with TZ=UTC) as seconds since the epoch, or None."""
     words = value.split()
@@ -405,6 +464,7 @@ def main():
             eif_sha256=dict(type="str", default=""),
             helper_dir=dict(type="path", required=True),
             helpers=dict(type="dict", default={}),
+            user=dict(type="str", default="root"),
         ),
         supports_check_mode=True,
     )
@@ -424,6 +484,7 @@ def main():
         eif = eif_facts(params["eif"], params["eif_sha256"])
         helpers = helpers_facts(params["helper_dir"], params["helpers"])
         unit = unit_facts(module, params["unit"], params["unit_path"], params["unit_content"])
+        user = user_facts(params["user"])
     except (IOError, OSError) as exc:
         module.fail_json(msg="cannot read %s: %s" % (getattr(exc, "filename", None) or "a file", to_native(exc)))
 
@@ -432,13 +493,14 @@ def main():
     since = changed_since(read_by_service, unit["active_since"])
     module.exit_json(
         changed=False,
-        current=(script["current"] and eif["current"] and helpers["current"] and unit["current"]
+        current=(script["current"] and eif["current"] and helpers["current"] and unit["current"] and user["current"]
                  and unit["active"] and unit["enabled"] and not since),
         script=script,
         eif=eif,
         helpers=helpers,
         unit=unit,
         changed_since_start=since,
+        user=user,
         tmux={"present": os.path.isfile(TMUX) and os.access(TMUX, os.X_OK)},
     )
 

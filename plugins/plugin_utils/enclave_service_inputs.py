@@ -65,10 +65,11 @@ def _name_errors(variable, value, pattern, what):
 def input_errors(inputs, facts=None, check_mode=False):
     """Every problem of the enclave_service inputs of one host, one message per bad value.
 
-    ``inputs``: host, kind, repo_dir, folder, script, eif_name, eif_source, eif_size, enclave_name,
-    tmux_session, user, console, memory_mib, cpu_count, port, health_timeout, journal_lines, restart_sec,
-    start_limit_burst, start_limit_interval_sec, permitted_pcr0, and optionally attest_settings (the
-    enclave_service_attest* variables by name).
+    ``inputs``: host, kind, repo_dir, folder, script, eif_name, eif_source, eif_size, enclave_name (empty: found by
+    eif_pcr0), eif_pcr0, entry_point, launcher, venv_dir, read_write_paths, tmux_session, user, console,
+    memory_mib, cpu_count, port, health_timeout, journal_lines, restart_sec, start_limit_burst,
+    start_limit_interval_sec, permitted_pcr0, and optionally attest_settings (the enclave_service_attest*
+    variables by name).
     ``facts``: the result of the module enclave_service_facts on the host, for the rules on the host (the
     serve script exists; tmux is installed for the tmux console); skipped in check mode, where the
     checkout and tmux may still be pending.
@@ -82,9 +83,30 @@ def input_errors(inputs, facts=None, check_mode=False):
     problems = []
     problems += _name_errors(variable("repo_dir"), inputs.get("repo_dir"), REPO_DIR_RE,
                              "an absolute path of letters, digits, '.', '_', '-' and '/'")
-    for name in ("folder", "script", "enclave_name", "tmux_session"):
+    for name in ("folder", "script", "launcher", "tmux_session"):
         problems += _name_errors(variable(name), inputs.get(name), WORD_RE,
                                  "a plain name of letters, digits, '.', '_' and '-'")
+    if inputs.get("enclave_name", "") != "":
+        problems += _name_errors(variable("enclave_name"), inputs.get("enclave_name"), WORD_RE,
+                                 "empty (the enclave running the served image) or a plain name of letters, digits,"
+                                 " '.', '_' and '-'")
+    eif_pcr0 = inputs.get("eif_pcr0", "")
+    if eif_pcr0 != "" and not (isinstance(eif_pcr0, str) and PCR0_RE.fullmatch(eif_pcr0)):
+        problems.append("enclave_build_result.measurements.PCR0: %r is not 96 hex digits" % (eif_pcr0,))
+    if inputs.get("entry_point") not in ("script", "launcher"):
+        problems.append("%s: must be script or launcher; got %r" % (variable("entry_point"), inputs.get("entry_point")))
+    venv_dir = inputs.get("venv_dir", "")
+    if venv_dir != "":
+        problems += _name_errors(variable("venv_dir"), venv_dir, REPO_DIR_RE,
+                                 "empty (the system PATH) or an absolute path of letters, digits, '.', '_', '-' and '/'")
+    paths = inputs.get("read_write_paths")
+    if not isinstance(paths, list):
+        problems.append("%s: must be a list of absolute paths; got %r" % (variable("read_write_paths"), paths))
+    else:
+        bad = [path for path in paths if not (isinstance(path, str) and REPO_DIR_RE.fullmatch(path))]
+        if bad:
+            problems.append("%s: these are not absolute paths of letters, digits, '.', '_', '-' and '/': %r"
+                            % (variable("read_write_paths"), bad))
     eif_name = inputs.get("eif_name", "")
     if eif_name != "":
         if not (isinstance(eif_name, str) and EIF_NAME_RE.fullmatch(eif_name) and ".." not in eif_name.split("/")):
@@ -130,4 +152,7 @@ def input_errors(inputs, facts=None, check_mode=False):
         if inputs.get("console") == "tmux" and not facts.get("tmux", {}).get("present"):
             problems.append("%s: is tmux but /usr/bin/tmux is missing (the host_prep role installs it)"
                             % variable("console"))
+        if inputs.get("entry_point") == "launcher" and not facts.get("tmux", {}).get("present"):
+            problems.append("%s: is launcher (%s starts the serve script in tmux) but /usr/bin/tmux is missing (the"
+                            " host_prep role installs it)" % (variable("entry_point"), inputs.get("launcher")))
     return ["%s: %s" % (host, problem) for problem in problems]

@@ -37,6 +37,7 @@ import datetime
 
 from collections.abc import Mapping
 
+from ansible_collections.opencontracts.enclave.plugins.module_utils.service_enclave import PCR0_RE, select_enclaves
 from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_attestation import (
     ATTESTED,
     judge_attestation,
@@ -59,8 +60,9 @@ KINDS = ("oracle", "registry")
 DEFAULT_OPTIONS = {
     # Inventory group of each kind.
     "groups": {"oracle": "oracles", "registry": "registries"},
-    # The name each kind's enclave runs under (nitro-cli run-enclave --enclave-name).
-    "enclave_names": {"oracle": "oracle", "registry": "registry"},
+    # The name each kind's enclave runs under (nitro-cli run-enclave --enclave-name); empty: the enclave that runs
+    # the served (or installed) image, by PCR0.
+    "enclave_names": {"oracle": "", "registry": ""},
     # The unit that keeps each kind's enclave up.
     "services": {"oracle": "opencontracts-oracle.service", "registry": "opencontracts-registry.service"},
     # Where each kind's image is installed.
@@ -267,16 +269,38 @@ def _oracle_settings(entry, row, notes):
         row["runs_forever"] = timeout == ""
 
 
-def _select_enclave(entry, enclaves, single_kind):
+def _image_pcr0s(entry, result):
+    """The PCR0 values of the served copy and of the installed image (measured, else as recorded), lowercase."""
+    found = []
+    for path in (entry.get("served_eif_path"), entry.get("eif_path")):
+        for facts in result.get("eifs") or []:
+            if not (path and isinstance(facts, Mapping) and facts.get("path") == path):
+                continue
+            record = (facts.get("record") or {}).get("measurements") or {}
+            for pcr0 in ((facts.get("measurements") or {}).get("PCR0"), record.get("PCR0")):
+                pcr0 = str(pcr0 or "").strip().lower()
+                if PCR0_RE.match(pcr0) and pcr0 not in found:
+                    found.append(pcr0)
+    return found
+
+
+def _select_enclave(entry, enclaves, single_kind, result=None):
+    """The kind's enclave: by its name when one is configured, else the one running the served (or installed) image."""
     wanted = entry.get("enclave_name")
-    named = [e for e in enclaves if e.get("name") == wanted]
-    if named:
-        running = [e for e in named if e.get("state") == "RUNNING"]
-        return (running or named)[0], None
+    if wanted:
+        found = [e for e in enclaves if e.get("name") == wanted]
+        other = "runs under the name %s, not %s" % ("%s", wanted)
+    else:
+        pcr0s = _image_pcr0s(entry, result or {})
+        found = select_enclaves(enclaves, pcr0=pcr0s, name_key="name", measurements_key="measurements") if pcr0s else []
+        other = "(%s) does not run the installed image" % "%s"
+    if found:
+        running = [e for e in found if e.get("state") == "RUNNING"]
+        return (running or found)[0], None
     if single_kind and len(enclaves) == 1:
         enclave = enclaves[0]
-        return enclave, "the only enclave on the host runs under the name %s, not %s: taken as the %s enclave" % (
-            enclave.get("name"), wanted, entry["kind"])
+        return enclave, "the only enclave on the host %s: taken as the %s enclave" % (
+            other % enclave.get("name"), entry["kind"])
     return None, None
 
 
@@ -473,13 +497,15 @@ def judge_host(entry, single_kind=True, now=None):
         elif nitro_cli.get("error"):
             down.append("nitro-cli describe-enclaves failed: %s" % _first_line(nitro_cli["error"]))
         else:
-            enclave, note = _select_enclave(entry, enclaves, single_kind)
+            enclave, note = _select_enclave(entry, enclaves, single_kind, result)
             if note:
                 notes.append(note)
             if enclave is None:
                 others = ", ".join("%s (%s)" % (e.get("name"), e.get("state")) for e in enclaves)
-                down.append("no %s enclave runs (enclave name %s; %s)" % (
-                    entry["kind"], entry.get("enclave_name"), ("other enclaves: " + others) if others else "no enclave at all"))
+                wanted = (("enclave name %s" % entry["enclave_name"]) if entry.get("enclave_name")
+                          else "none runs the installed image")
+                down.append("no %s enclave runs (%s; %s)" % (
+                    entry["kind"], wanted, ("other enclaves: " + others) if others else "no enclave at all"))
             elif enclave.get("state") != "RUNNING":
                 down.append("enclave %s is %s, not RUNNING" % (enclave.get("name"), enclave.get("state")))
         running = enclave is not None and enclave.get("state") == "RUNNING"

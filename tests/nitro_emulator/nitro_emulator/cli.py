@@ -255,6 +255,22 @@ def pick_cid(requested, running):
     return cid
 
 
+def new_enclave_name(requested, eif_path, names):
+    """nitro-cli's naming (new_enclave_name in its lib.rs): the given --enclave-name, else the EIF's file name
+    with every trailing ".eif" removed (the EIF's metadata does not matter); a name already in use gets
+    "_1", "_2", ... appended, it is never refused."""
+    name = requested
+    if not name:
+        name = eif_path.split("/")[-1]
+        while name.endswith(".eif"):
+            name = name[:-len(".eif")]
+    result, index = name, 0
+    while result in names:
+        index += 1
+        result = "%s_%d" % (name, index)
+    return result
+
+
 def eif_identity(path):
     """(parsed EIF or None, parse error text or None, metadata dict)."""
     try:
@@ -484,11 +500,8 @@ def run_enclave(machine, opts):
             if len(running) >= MAX_ENCLAVES:
                 raise NitroCliError(28, detail="NE_CREATE_VM: at most %d enclaves can run on one parent instance" % MAX_ENCLAVES)
             cid = pick_cid(opts["enclave_cid"], running)
-            parsed, parse_error, metadata = eif_identity(eif_path)
-            name = opts["enclave_name"] or metadata.get("ImageName") or os.path.splitext(os.path.basename(eif_path))[0]
-            for record in running:
-                if record.get("EnclaveName") == name:
-                    raise NitroCliError(58, detail="An enclave named '%s' is already running (%s)." % (name, record["EnclaveID"]))
+            parsed, parse_error, dummy = eif_identity(eif_path)
+            name = new_enclave_name(opts["enclave_name"], eif_path, [record.get("EnclaveName") for record in running])
             if parsed is None:
                 raise NitroCliError(35, detail="Invalid EIF %s: %s" % (eif_path, parse_error))
             record = launch(machine, opts, cid, name, parsed)

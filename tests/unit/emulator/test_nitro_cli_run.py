@@ -228,15 +228,28 @@ def test_invalid_eif(app_eif):
     assert emu.cli("describe-enclaves").stdout == "[]\n"
 
 
-def test_name_must_be_unique(app_eif):
+def test_name_in_use_gets_a_suffix(app_eif):
+    """nitro-cli never refuses a name in use: it appends _1, _2, ... (new_enclave_name in its lib.rs)."""
     emu, eif_path, _measurements = app_eif
-    emu.allocate("---\nmemory_mib: 512\ncpu_count: 4\n")
-    assert run(emu, eif_path).rc == 0
-    again = run(emu, eif_path)
-    assert again.rc == 58
-    assert "[ E58 ] Naming error." in again.stderr
+    emu.allocate("---\nmemory_mib: 512\ncpu_count: 6\n")
+    names = [run(emu, eif_path, memory=64, cpus=2).json()["EnclaveName"] for dummy in range(3)]
+    assert names == ["app", "app_1", "app_2"]
     unknown = emu.cli("terminate-enclave", "--enclave-name", "nobody")
     assert unknown.rc == 58
+
+
+def test_default_name_is_the_eif_file_name(app_eif):
+    """Without --enclave-name the name is the EIF's file name without its .eif, whatever its metadata says."""
+    emu, eif_path, _measurements = app_eif
+    emu.allocate("---\nmemory_mib: 512\ncpu_count: 4\n")
+    with open(eif_path, "rb") as handle:
+        copy = emu.write("/tmp/oracle_enclave.eif", handle.read())
+    first = run(emu, copy)
+    assert first.rc == 0, first
+    assert first.json()["EnclaveName"] == "oracle_enclave"
+    named = run(emu, eif_path, "--enclave-name", "oracle")
+    assert named.rc == 0, named
+    assert named.json()["EnclaveName"] == "oracle"
 
 
 def test_unknown_enclave_id(app_eif):

@@ -19,6 +19,11 @@ GOOD = {
     "eif_source": "/opt/opencontracts/oracle.eif",
     "eif_size": 1048576,
     "enclave_name": "oracle",
+    "eif_pcr0": PCR0,
+    "entry_point": "script",
+    "launcher": "serve_enclave.sh",
+    "venv_dir": "/opt/opencontracts/venv",
+    "read_write_paths": ["/var/lib/oracle"],
     "tmux_session": "oracle",
     "user": "root",
     "console": "systemd",
@@ -48,6 +53,8 @@ def test_good_inputs_have_no_errors():
     assert errors() == []
     assert errors(facts=FACTS) == []
     assert errors(eif_name="", console="tmux", facts=FACTS) == []
+    # No name: the enclave is the one running the served image; no PCR0 yet (check mode) and no virtualenv are fine.
+    assert errors(enclave_name="", eif_pcr0="", venv_dir="", read_write_paths=[], entry_point="launcher", facts=FACTS) == []
     assert FilterModule().filters()["enclave_service_input_errors"] is enclave_service_input_errors
 
 
@@ -59,8 +66,17 @@ def test_good_inputs_have_no_errors():
     ({"eif_name": "../x.eif"}, "oracle-1: oracle_service_eif_name: '../x.eif' is not empty or a relative path inside oracle_service_folder"),
     ({"eif_name": "/x.eif"}, "oracle-1: oracle_service_eif_name: '/x.eif' is not empty or a relative path"),
     ({"eif_name": "serve_oracle.sh"}, "oracle-1: oracle_service_eif_name: 'serve_oracle.sh' is the serve script's name"),
-    ({"enclave_name": "a b"}, "oracle-1: oracle_service_enclave_name: 'a b' is not a plain name"),
+    ({"enclave_name": "a b"}, "oracle-1: oracle_service_enclave_name: 'a b' is not empty (the enclave running the served image) or a plain name"),
     ({"tmux_session": ""}, "oracle-1: oracle_service_tmux_session: '' is not a plain name"),
+    ({"enclave_name": "-x"}, "oracle-1: oracle_service_enclave_name: '-x' is not empty (the enclave running the served image)"),
+    ({"eif_pcr0": "ab"}, "oracle-1: enclave_build_result.measurements.PCR0: 'ab' is not 96 hex digits"),
+    ({"entry_point": "tmux"}, "oracle-1: oracle_service_entry_point: must be script or launcher; got 'tmux'"),
+    ({"launcher": "../serve_enclave.sh"}, "oracle-1: oracle_service_launcher: '../serve_enclave.sh' is not a plain name"),
+    ({"venv_dir": "venv"}, "oracle-1: oracle_service_venv_dir: 'venv' is not empty (the system PATH) or an absolute path"),
+    ({"read_write_paths": ["/srv/ok", "/srv/a b", "rel"]},
+     "oracle-1: oracle_service_read_write_paths: these are not absolute paths of letters, digits, '.', '_', '-' and '/':"
+     " ['/srv/a b', 'rel']"),
+    ({"read_write_paths": "/srv"}, "oracle-1: oracle_service_read_write_paths: must be a list of absolute paths; got '/srv'"),
     ({"user": "Root"}, "oracle-1: oracle_service_user: 'Root' is not a user name"),
     ({"memory_mib": 0}, "oracle-1: oracle_service_enclave_memory_mib: must be a whole number of at least 1 MiB; got 0"),
     ({"cpu_count": "two"}, "oracle-1: oracle_service_enclave_cpu_count: must be a whole number of at least 1; got 'two'"),
@@ -94,7 +110,7 @@ def test_one_message_per_bad_value(changes, expected):
     assert found[0].startswith(expected), found
 
 
-@pytest.mark.parametrize("name", ["enclave_name", "tmux_session", "folder", "script"])
+@pytest.mark.parametrize("name", ["enclave_name", "tmux_session", "folder", "script", "launcher"])
 def test_a_name_with_a_trailing_line_break_is_refused(name):
     # re.match with '$' accepted "oracle\n" (a unit line split in two); names must match whole.
     found = errors(**{name: GOOD[name] + "\n"})
@@ -124,8 +140,11 @@ def test_the_host_rules():
         " oracle_service_script against the enclave repository at the pinned version (an upstream rename?)",
         "oracle-1: oracle_service_console: is tmux but /usr/bin/tmux is missing (the host_prep role installs it)",
     ]
-    # tmux only matters for the tmux console.
+    # tmux only matters for the tmux console and the launcher (serve_enclave.sh starts tmux).
     assert len(errors(facts=missing)) == 1
+    assert errors(facts=missing, entry_point="launcher")[1] == (
+        "oracle-1: oracle_service_entry_point: is launcher (serve_enclave.sh starts the serve script in tmux) but"
+        " /usr/bin/tmux is missing (the host_prep role installs it)")
     # In check mode the checkout and tmux may still be pending.
     assert errors(facts=missing, console="tmux", check_mode=True) == []
 

@@ -15,8 +15,8 @@ UNIT = "opencontracts-oracle.service"
 JOURNAL = "2024-01-01T00:00:00+0000 host sh[1]: [ E26 ] Insufficient memory requested.\n"
 
 
-def enclave(name="oracle", state="RUNNING", flags="NONE", pcr0=PERMITTED):
-    return {"EnclaveName": name, "EnclaveID": "i-0e5a1c0de0e5a1c0d-enc0123456789abcdef", "ProcessID": 42, "EnclaveCID": 16,
+def enclave(name="oracle", state="RUNNING", flags="NONE", pcr0=PERMITTED, enclave_id="i-0e5a1c0de0e5a1c0d-enc0123456789abcdef"):
+    return {"EnclaveName": name, "EnclaveID": enclave_id, "ProcessID": 42, "EnclaveCID": 16,
             "NumberOfCPUs": 2, "CPUIDs": [1, 9], "MemoryMiB": 11000, "State": state, "Flags": flags,
             "Measurements": {"HashAlgorithm": "Sha384 { ... }", "PCR0": pcr0.upper(), "PCR1": OTHER, "PCR2": OTHER}}
 
@@ -90,7 +90,7 @@ def test_closed_port(closed_port):
     assert "port %d on 127.0.0.1 does not accept TCP connections" % closed_port in result["msg"]
 
 
-@pytest.mark.parametrize("listed,problem", [((), "no enclave named oracle"),
+@pytest.mark.parametrize("listed,problem", [((), "the enclave named oracle is not in nitro-cli describe-enclaves (enclaves: none)"),
                                             ((enclave(state="TERMINATING"),), "state TERMINATING, not RUNNING")])
 def test_not_running(port, listed, problem):
     result = run_module(enclave_health.main, args(port), commands=describe(*listed))
@@ -138,3 +138,54 @@ def test_nitro_cli_missing(port):
     assert result["failed"] is True
     assert result["checks"] == 1
     assert "nitro-cli is not installed" in result["msg"]
+
+
+REGISTRY_PCR0 = "87eb8417e993acfa43fc8e46a1ef0fe50cce86e9b8dcaf22b1e623f8f11a272a0352b851a0503327fb55fd6ecf0259d3"
+
+
+def by_image(port, **more):
+    base = args(port, **more)
+    base.pop("enclave_name")
+    base["served_pcr0"] = PERMITTED.upper()
+    return base
+
+
+def test_finds_the_enclave_of_the_served_image_among_several(port):
+    """Started without --enclave-name: named after its EIF, beside a registry and an enclave of another image."""
+    listed = describe(enclave(name="registry", pcr0=REGISTRY_PCR0, enclave_id="i-0e5a1c0de0e5a1c0d-enc00000000000000a1"),
+                      enclave(name="oracle_enclave", enclave_id="i-0e5a1c0de0e5a1c0d-enc00000000000000a2"),
+                      enclave(name="oracle", pcr0=OTHER, flags="DEBUG_MODE", enclave_id="i-0e5a1c0de0e5a1c0d-enc00000000000000a3"))
+    result = run_module(enclave_health.main, by_image(port), commands=listed)
+    assert result["failed"] is False, result
+    assert result["enclave"]["name"] == "oracle_enclave"
+    assert result["enclave"]["id"] == "i-0e5a1c0de0e5a1c0d-enc00000000000000a2"
+    # Found by name, the same host has no healthy "oracle": the one of that name runs another image in debug mode.
+    named = run_module(enclave_health.main, args(port, timeout=60), commands=listed)
+    assert named["failed"] is True and named["checks"] == 1
+    assert named["enclave"]["id"] == "i-0e5a1c0de0e5a1c0d-enc00000000000000a3"
+
+
+def test_two_enclaves_of_the_served_image_fail_at_once(port):
+    listed = describe(enclave(name="oracle_enclave", enclave_id="i-0e5a1c0de0e5a1c0d-enc00000000000000b1"),
+                      enclave(name="oracle_enclave_1", enclave_id="i-0e5a1c0de0e5a1c0d-enc00000000000000b2"))
+    result = run_module(enclave_health.main, by_image(port, timeout=60), commands=listed)
+    assert result["failed"] is True and result["checks"] == 1
+    assert "2 enclaves are the enclave started from the served image (PCR0 ba19b0568898f7ee...)" in result["msg"]
+    assert "oracle_enclave_1 i-0e5a1c0de0e5a1c0d-enc00000000000000b2" in result["msg"]
+
+
+def test_served_image_not_running_names_what_runs(port):
+    listed = describe(enclave(name="registry", pcr0=REGISTRY_PCR0))
+    result = run_module(enclave_health.main, by_image(port), commands=listed)
+    assert result["failed"] is True
+    assert "the enclave started from the served image (PCR0 ba19b0568898f7ee...) is not in nitro-cli describe-enclaves" in result["msg"]
+    assert "registry (RUNNING, PCR0 87eb8417e993acfa...)" in result["msg"]
+
+
+@pytest.mark.parametrize("more,message", [({"enclave_name": ""}, "give the enclave's name or the served image's PCR0"),
+                                          ({"enclave_name": "", "served_pcr0": "abc"}, "96 hex characters")])
+def test_needs_a_name_or_the_served_pcr0(port, more, message):
+    commands = describe(enclave())
+    result = run_module(enclave_health.main, args(port, **more), commands=commands)
+    assert result["failed"] is True and message in result["msg"]
+    assert commands.calls == []

@@ -247,3 +247,63 @@ def test_bad_arguments_fail_cleanly(host, overrides, message):
     result = run(host, **overrides)
     assert result["failed"] is True
     assert message in result["msg"]
+
+
+class Accounts:
+    """pwd/grp stand-ins: an opencontracts user (primary group opencontracts) and the groups below."""
+
+    def __init__(self, members):
+        self.members = members
+
+    def getpwnam(self, name):
+        if name == "root":
+            return pwd_entry("root", 0, 0)
+        if name == "opencontracts":
+            return pwd_entry(name, 990, 990)
+        raise KeyError(name)
+
+    def getgrgid(self, gid):
+        return grp_entry({0: "root", 990: "opencontracts"}[gid], gid, [])
+
+    def getgrnam(self, name):
+        for group in self.getgrall():
+            if group.gr_name == name:
+                return group
+        raise KeyError(name)
+
+    def getgrall(self):
+        return [grp_entry(name, 900 + index, members) for index, (name, members) in enumerate(sorted(self.members.items()))]
+
+
+def pwd_entry(name, uid, gid):
+    return type("Passwd", (), {"pw_name": name, "pw_uid": uid, "pw_gid": gid})()
+
+
+def grp_entry(name, gid, members):
+    return type("Group", (), {"gr_name": name, "gr_gid": gid, "gr_mem": members})()
+
+
+@pytest.mark.parametrize("user,members,expected", [
+    ("root", {"ne": []}, {"exists": True, "in_ne": True, "groups": ["root"], "current": True}),
+    ("opencontracts", {"ne": ["opencontracts"], "docker": ["admin"]},
+     {"exists": True, "in_ne": True, "groups": ["opencontracts", "ne"], "current": True}),
+    ("opencontracts", {"ne": ["admin"], "docker": ["opencontracts"]},
+     {"exists": True, "in_ne": False, "groups": ["opencontracts", "docker"], "current": False}),
+    ("oracle", {"ne": ["oracle"]}, {"exists": False, "in_ne": False, "groups": [], "current": False}),
+])
+def test_the_service_user_must_exist_and_be_in_ne(host, monkeypatch, user, members, expected):
+    accounts = Accounts(members)
+    monkeypatch.setattr(esf, "pwd", accounts)
+    monkeypatch.setattr(esf, "grp", accounts)
+    result = run(host, user=user)
+    assert result["failed"] is False
+    assert result["user"] == dict(expected, name=user, ne_exists=True)
+    assert result["current"] is expected["current"]
+
+
+def test_a_fresh_host_has_no_group_ne_yet(host, monkeypatch):
+    accounts = Accounts({"docker": []})
+    monkeypatch.setattr(esf, "pwd", accounts)
+    monkeypatch.setattr(esf, "grp", accounts)
+    result = run(host, user="opencontracts", check_mode=True)
+    assert result["user"]["ne_exists"] is False and result["user"]["in_ne"] is False and result["current"] is False

@@ -105,7 +105,7 @@ def test_stopped_service(fleet):
     row = row_of(build(*fleet), "oracle-7")
     assert row["verdict"] == "down"
     assert row["reasons"] == [
-        "no oracle enclave runs (enclave name oracle; no enclave at all)",
+        "no oracle enclave runs (none runs the installed image; no enclave at all)",
         "service opencontracts-oracle.service is inactive (dead), last result exit-code; journal: the oracle enclave stopped",
         "port 8080 does not accept TCP connections (Connection refused)",
     ]
@@ -178,7 +178,8 @@ def test_installed_image_differs_from_the_running_one(fleet):
     row = row_of(build(hostvars, groups), "oracle-1")
     assert row["verdict"] == "serving"  # a note, not a reason
     assert row["installed_eif"]["matches_running"] is False
-    assert row["notes"] == ["the installed image /opt/opencontracts/oracle.eif (PCR0 ba19b0568898\u2026) is not the one running "
+    assert row["notes"] == ["the only enclave on the host (oracle) does not run the installed image: taken as the oracle enclave",
+                            "the installed image /opt/opencontracts/oracle.eif (PCR0 ba19b0568898\u2026) is not the one running "
                             "(PCR0 5d3938eb0528\u2026): a restart would change the enclave"]
 
 
@@ -253,14 +254,34 @@ def test_crash_loop_that_hit_the_start_limit_is_down_with_the_journals_reason(fl
     assert row["service"]["journal"] == service["journal"] and row["service"]["restarts"] == 4
 
 
+def test_the_enclave_of_the_installed_image_is_found_whatever_its_name(fleet):
+    """Started without --enclave-name, nitro-cli names it after its EIF; beside it runs an enclave of another image."""
+    hostvars, groups = fleet
+    result = recorded("serving")
+    other = dict(result["enclaves"][0], name="oracle", id="i-0e5a1c0de0e5a1c0d-enc00000000000000ff",
+                 measurements={"PCR0": OTHER_PCR0})
+    result["enclaves"][0]["name"] = "oracle_enclave"
+    result["enclaves"].insert(0, other)
+    hostvars["oracle-1"]["__fleet_report_info"] = result
+    row = row_of(build(hostvars, groups), "oracle-1")
+    assert row["verdict"] == "serving" and row["enclave"]["name"] == "oracle_enclave"
+    assert row["pcr0"] == FIXTURE_PCR0 and row["notes"] == []
+
+
 def test_enclave_under_another_name_is_taken_with_a_note(fleet):
     hostvars, groups = fleet
     result = recorded("serving")
     result["enclaves"][0]["name"] = "oracle_enclave"
     hostvars["oracle-1"]["__fleet_report_info"] = result
-    row = row_of(build(hostvars, groups), "oracle-1")
+    options = {"enclave_names": {"oracle": "oracle", "registry": "registry"}}
+    row = row_of(build(hostvars, groups, options=options), "oracle-1")
     assert row["verdict"] == "serving" and row["enclave"]["name"] == "oracle_enclave"
     assert row["notes"] == ["the only enclave on the host runs under the name oracle_enclave, not oracle: taken as the oracle enclave"]
+    # Two enclaves, neither named oracle: none is taken.
+    result["enclaves"].append(dict(result["enclaves"][0], name="oracle_enclave_1"))
+    row = row_of(build(hostvars, groups, options=options), "oracle-1")
+    assert row["verdict"] == "down" and row["enclave"] is None
+    assert row["reasons"][0].startswith("no oracle enclave runs (enclave name oracle; other enclaves: oracle_enclave (RUNNING)")
 
 
 def test_permitted_list_from_defaults_when_the_inventory_has_none(fleet):
@@ -290,6 +311,10 @@ def test_host_in_both_groups_gets_two_rows(fleet):
     registry = recorded("registry_serving")
     result["enclaves"] += registry["enclaves"]
     result["services"] += registry["services"]
+    result["eifs"] += registry["eifs"]
+    # The registry's image is not the oracle's (the recorded samples share one PCR0).
+    registry["enclaves"][0]["measurements"]["PCR0"] = registry["eifs"][0]["measurements"]["PCR0"] = OTHER_PCR0
+    registry["eifs"][0].get("record", {}).get("measurements", {}).update(PCR0=OTHER_PCR0)
     hostvars["oracle-1"]["__fleet_report_info"] = result
     groups["registries"].append("oracle-1")
     report = build(hostvars, groups)
