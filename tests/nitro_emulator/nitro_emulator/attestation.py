@@ -102,7 +102,9 @@ def ensure_ca():
     """Create the emulator CA once (root and intermediate, P-384); return the host path of root.pem.
 
     Safe to call from several processes at once: creation happens under a lock and root.pem,
-    written last, marks a complete CA. Private keys are mode 0600.
+    written last, marks a complete CA. The keys are readable by every user (0644): the enclave process
+    that signs documents runs as whichever user started the enclave (a service's dedicated user, not
+    root), and these test keys protect nothing (a real NSM's keys never leave the Nitro hardware).
     """
     if _ca_complete():
         return root_pem_path()
@@ -117,8 +119,8 @@ def ensure_ca():
                 intermediate_key = _new_key()
                 intermediate = _ca_certificate(_name("nitro-emulator intermediate"), intermediate_key, root.subject,
                                                root_key, INTERMEDIATE_DAYS, 0)
-                paths.write_file_atomic(paths.host(ROOT_KEY), _key_pem(root_key), mode=0o600)
-                paths.write_file_atomic(paths.host(INTERMEDIATE_KEY), _key_pem(intermediate_key), mode=0o600)
+                paths.write_file_atomic(paths.host(ROOT_KEY), _key_pem(root_key), mode=0o644)
+                paths.write_file_atomic(paths.host(INTERMEDIATE_KEY), _key_pem(intermediate_key), mode=0o644)
                 paths.write_file_atomic(paths.host(INTERMEDIATE_PEM), _cert_pem(intermediate))
                 paths.write_file_atomic(paths.host(ROOT_PEM), _cert_pem(root))
         finally:
