@@ -212,8 +212,10 @@ int bind(int fd, const struct sockaddr *address, socklen_t length)
     strcpy(folder, unix_address.sun_path);
     slash = strrchr(folder, '/');
     *slash = '\0';
-    if (mkdir(folder, 02775) == 0)
-        chmod(folder, 02775);
+    /* No setgid bit in the mode: a sandboxed service (RestrictSUIDSGID=yes) may not set it, and the
+       folder inherits it from vsock/ anyway. chmod: the umask must not keep other users out. */
+    if (mkdir(folder, 0775) == 0)
+        chmod(folder, 0775);
     if (access(unix_address.sun_path, F_OK) == 0) {
         if (endpoint_alive(&unix_address)) {
             errno = EADDRINUSE;
