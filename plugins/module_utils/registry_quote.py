@@ -15,14 +15,13 @@ Public API: :func:`ask_registry`, :func:`parse_return_oracle`, :data:`NO_ORACLE`
 :class:`RegistryQuoteError`.
 """
 
-import asyncio
 import json
-import ssl
 
-try:
-    import websockets
-except ImportError:  # pragma: no cover - reported by the module
-    websockets = None
+from ansible_collections.opencontracts.enclave.plugins.module_utils.client_protocol import (
+    ClientProtocolError,
+    ClientProtocolTimeout,
+    exchange,
+)
 
 # The registry's answer when no oracle is free.
 NO_ORACLE = "N/A"
@@ -83,34 +82,14 @@ def parse_return_oracle(text):
     }
 
 
-async def _exchange(url, timeout, ssl_context):
-    kwargs = {"open_timeout": timeout, "close_timeout": timeout}
-    if ssl_context is not None:
-        kwargs["ssl"] = ssl_context
-    async with websockets.connect(url, **kwargs) as connection:
-        await connection.send(json.dumps(REQUEST))
-        return await asyncio.wait_for(connection.recv(), timeout)
-
-
 def ask_registry(url, timeout=10.0, validate_certs=True):
     """Send get_oracle to the registry at url (ws:// or wss://); return the answer's text.
 
     Raises RegistryQuoteError naming the registry when it cannot be reached or does not answer in time.
     """
-    if websockets is None:
-        raise RegistryQuoteError("the Python library websockets is missing where this runs")
-    ssl_context = None
-    if url.startswith("wss://"):
-        ssl_context = ssl.create_default_context()
-        if not validate_certs:
-            ssl_context.check_hostname = False
-            ssl_context.verify_mode = ssl.CERT_NONE
     try:
-        answer = asyncio.run(_exchange(url, timeout, ssl_context))
-    except asyncio.TimeoutError:
-        raise RegistryQuoteError("the registry at %s did not answer get_oracle within %s s" % (url, timeout))
-    except (OSError, websockets.exceptions.WebSocketException) as exc:
-        raise RegistryQuoteError("the registry at %s cannot be reached: %s" % (url, exc or type(exc).__name__))
-    if isinstance(answer, bytes):
-        answer = answer.decode("utf-8", "replace")
-    return answer
+        return exchange(url, REQUEST, timeout, validate_certs)
+    except ClientProtocolTimeout:
+        raise RegistryQuoteError("the registry at %s did not answer get_oracle within %s s" % (url, timeout)) from None
+    except ClientProtocolError as exc:
+        raise RegistryQuoteError("the registry at %s cannot be reached: %s" % (url, exc)) from None

@@ -28,22 +28,13 @@ options:
         C(wss://<registry domain>:8081/<oracle ip>/).
     type: str
     required: true
-  timeout:
-    description: Seconds allowed for connecting, and again for the answer.
-    type: float
-    default: 10
-  validate_certs:
-    description: For C(wss://) addresses, verify the server's TLS certificate against the system's CAs.
-    type: bool
-    default: true
 extends_documentation_fragment:
+  - opencontracts.enclave.client_protocol
   - opencontracts.enclave.attributes
   - opencontracts.enclave.attributes.read_only
 attributes:
   platform:
     details: Runs on the controller (C(delegate_to=localhost)), which needs the Python library C(websockets).
-requirements:
-  - websockets >= 13 (Python), where the module runs
 seealso:
   - module: opencontracts.enclave.attestation_verify
     description: Verifies the document this module returns.
@@ -107,24 +98,18 @@ error:
 """
 
 import json
-import ssl
 import time
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.opencontracts.enclave.plugins.module_utils.client_protocol import (
+    HAS_WEBSOCKETS,
+    WEBSOCKETS_ERROR,
+    ClientProtocolError,
+    ClientProtocolTimeout,
+    exchange,
+)
 
-try:
-    from websockets.exceptions import WebSocketException
-    from websockets.sync.client import connect
-    HAS_WEBSOCKETS = True
-    WEBSOCKETS_ERROR = None
-except ImportError:
-    HAS_WEBSOCKETS = False
-    WEBSOCKETS_ERROR = traceback.format_exc()
-
-REQUEST = json.dumps({"fname": "get_attestation"})
-# An attestation document with its certificates is a few kilobytes; hex doubles it.
-MAX_MESSAGE = 1 << 20
+REQUEST = {"fname": "get_attestation"}
 
 
 def parse_answer(text):
@@ -151,23 +136,12 @@ def parse_answer(text):
 
 def probe(url, timeout, validate_certs=True):
     """Send get_attestation to url -> (status, attestation, sign_this, error, elapsed)."""
-    options = {"open_timeout": timeout, "close_timeout": min(timeout, 2.0), "max_size": MAX_MESSAGE}
-    if url.startswith("wss://") and not validate_certs:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        options["ssl"] = context
     started = time.monotonic()
     try:
-        with connect(url, **options) as websocket:
-            websocket.send(REQUEST)
-            try:
-                text = websocket.recv(timeout=timeout)
-            except TimeoutError:
-                return "error", None, None, "timed out after %s s waiting for the answer" % timeout, time.monotonic() - started
-    except TimeoutError:
-        return "error", None, None, "timed out after %s s connecting" % timeout, time.monotonic() - started
-    except (OSError, WebSocketException, ValueError) as exc:
+        text = exchange(url, REQUEST, timeout, validate_certs)
+    except ClientProtocolTimeout as exc:
+        return "error", None, None, str(exc), time.monotonic() - started
+    except ClientProtocolError as exc:
         return "error", None, None, "cannot talk to %s: %s" % (url, exc), time.monotonic() - started
     status, document, sign_this, error = parse_answer(text)
     return status, document, sign_this, error, time.monotonic() - started

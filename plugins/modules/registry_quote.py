@@ -25,22 +25,13 @@ options:
         C(wss://<registry domain>:8081/127.0.0.1).
     type: str
     required: true
-  timeout:
-    description: Seconds allowed for connecting, and again for the answer.
-    type: float
-    default: 10
-  validate_certs:
-    description: For C(wss://) addresses, verify the server's TLS certificate against the system's CAs.
-    type: bool
-    default: true
 extends_documentation_fragment:
+  - opencontracts.enclave.client_protocol
   - opencontracts.enclave.attributes
   - opencontracts.enclave.attributes.read_only
 attributes:
   platform:
     details: Runs where it is delegated to (the controller by default in the roles), which needs the Python library C(websockets).
-requirements:
-  - websockets >= 10 (Python), where the module runs
 seealso:
   - module: opencontracts.enclave.enclave_health
     description: The health gate of the enclave the registry should quote.
@@ -82,6 +73,7 @@ answer:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.opencontracts.enclave.plugins.module_utils import registry_quote as rq
+from ansible_collections.opencontracts.enclave.plugins.module_utils.client_protocol import HAS_WEBSOCKETS, WEBSOCKETS_ERROR
 
 
 def main():
@@ -98,8 +90,8 @@ def main():
         module.fail_json(msg="url must start with ws:// or wss://, got %r" % url)
     if module.params["timeout"] <= 0:
         module.fail_json(msg="timeout must be more than 0, got %s" % module.params["timeout"])
-    if rq.websockets is None:
-        module.fail_json(msg=missing_required_lib("websockets"))
+    if not HAS_WEBSOCKETS:
+        module.fail_json(msg=missing_required_lib("websockets"), exception=WEBSOCKETS_ERROR)
     try:
         answer = rq.ask_registry(url, module.params["timeout"], module.params["validate_certs"])
     except rq.RegistryQuoteError as exc:
