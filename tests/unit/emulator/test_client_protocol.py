@@ -9,6 +9,7 @@ what nitro-cli build-enclave measured.
 import json
 import re
 import socket
+import time
 
 import cbor2
 import pytest
@@ -45,6 +46,17 @@ def ask(url, message=GET_ATTESTATION):
         return json.loads(websocket.recv(timeout=10))
 
 
+def ask_when_free(url, seconds=10.0):
+    """Ask again once the previous session is released: the enclave notices a closed connection a moment
+    after the client closed it, and answers busy until then."""
+    deadline = time.monotonic() + seconds
+    answer = ask(url)
+    while answer["fname"] == "busy" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        answer = ask(url)
+    return answer
+
+
 def payload_of(answer):
     message = cbor2.loads(bytes.fromhex(answer["attestation"]))
     assert isinstance(message, list) and len(message) == 4  # untagged COSE_Sign1, like the NSM's
@@ -71,7 +83,7 @@ def test_attestation_of_the_running_image(oracle):
     key = serialization.load_der_public_key(bytes.fromhex(payload["user_data"].decode("ascii")))
     assert isinstance(key, rsa.RSAPublicKey) and key.key_size == 2048
     # The same keys for every document of this enclave.
-    second = payload_of(ask(url))
+    second = payload_of(ask_when_free(url))
     assert (second["public_key"], second["user_data"]) == (payload["public_key"], payload["user_data"])
 
     # The root was made when the enclave booted; the document verifies under it, and only under it.
@@ -108,7 +120,7 @@ def test_one_session_at_a_time(oracle):
         first.send(GET_ATTESTATION)
         assert json.loads(first.recv(timeout=10))["fname"] == "attestation"
     # Closed: the next user gets it.
-    assert ask(url)["fname"] == "attestation"
+    assert ask_when_free(url)["fname"] == "attestation"
 
 
 def test_other_messages_get_no_answer_and_plain_connections_the_identity(oracle):
