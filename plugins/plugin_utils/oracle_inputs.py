@@ -442,6 +442,7 @@ def parse_no_demand_timeout(value):
     if isinstance(value, float):
         raise OracleInputError("is the floating-point number %s; %s" % (_show(value), hint))
     too_long = "is longer than the oracle may wait, at most %d seconds (31 days); %s" % (MAX_NO_DEMAND_TIMEOUT, hint)
+    text = None
     if isinstance(value, str):
         text = value.strip()
         if not text:
@@ -460,7 +461,8 @@ def parse_no_demand_timeout(value):
     if value == 0:
         raise OracleInputError("0 is not a timeout; " + hint)
     if value > MAX_NO_DEMAND_TIMEOUT:
-        raise OracleInputError("%s %s" % (_show(value), too_long))
+        # As the operator wrote it (leading zeros included), so that they recognise their value.
+        raise OracleInputError("%s %s" % (_show(text if isinstance(text, str) else value), too_long))
     return int(value)
 
 

@@ -322,6 +322,11 @@ def test_timeouts_refused(value, fragment):
     assert "run forever" in message
 
 
+def test_too_long_timeout_shown_as_written():
+    # The bad_inputs scenario's case: leading zeros kept, so the operator finds the value in the inventory.
+    assert error_of(oi.parse_no_demand_timeout, "0002678401").startswith("'0002678401' is longer")
+
+
 def test_timeout_maximum_is_31_days():
     assert oi.MAX_NO_DEMAND_TIMEOUT == 31 * 24 * 60 * 60
 
