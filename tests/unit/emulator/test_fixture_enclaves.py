@@ -126,3 +126,49 @@ def test_an_oracle_without_a_registry_says_so_and_shuts_down(vsock_emu):
     assert seen["registered"] is False
     assert "cannot register with the registry" in seen["error"] and "8001" in seen["error"]
     assert wait_gone(vsock_emu, "oracle")
+
+
+def settings_sender():
+    """The settings sender serve_oracle.sh runs after run-enclave (its python3 here-document)."""
+    with open(os.path.join(FIXTURE, "oracle_enclave", "serve_oracle.sh"), encoding="utf-8") as handle:
+        script = handle.read()
+    start_mark = "<<'SETTINGS'\n"
+    assert start_mark in script
+    return script.split(start_mark, 1)[1].split("\nSETTINGS\n", 1)[0]
+
+
+def send_settings(emu, cid, provider, price, registry="127.0.0.1", proxy_to=None):
+    """The sender's answer line; with proxy_to (the registry's CID), the registry's quote as a second line,
+    asked while the proxy (and with it the oracle's registration) is still up."""
+    code = settings_sender()
+    if proxy_to is not None:
+        # The oracle host's socat (VSOCK-LISTEN:8001 -> the registry), as a thread of the sender's process.
+        code = CLIENT + "proxy(%d)\n" % proxy_to + code + \
+            "\nprint(json.dumps(asyncio.run(ask(%d, {'fname': 'get_oracle'}))))\n" % proxy_to
+    env = dict(emu.env, PROVIDER=provider, PRICE=str(price), REGISTRY=registry)
+    proc = subprocess.run([sys.executable, "-c", code, str(cid)], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=90, check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return [json.loads(line) for line in proc.stdout.decode().splitlines()]
+
+
+def test_serve_oracle_sends_the_settings_and_the_registry_quotes_them(vsock_emu):
+    vsock_emu.start_dockerd()
+    vsock_emu.allocate("---\nmemory_mib: 512\ncpu_count: 4\n")
+    vsock_emu.machine("[enclave]\nports = 8080\nrun_image_command = true\n")
+    registry = start(vsock_emu, "registry")
+    oracle = start(vsock_emu, "oracle")
+    answer, quote = send_settings(vsock_emu, oracle, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", 2 * OPN, proxy_to=registry)
+    assert answer == {"registered": True}
+    # The sender gives the registry this host's address on the route to REGISTRY (loopback here).
+    assert (quote["ip"], int(quote["price"])) == ("127.0.0.1", 2000000000000000000)
+
+
+def test_serve_oracle_reports_the_refused_registration(vsock_emu):
+    vsock_emu.start_dockerd()
+    vsock_emu.allocate()
+    vsock_emu.machine("[enclave]\nports = 8080\nrun_image_command = true\n")
+    oracle = start(vsock_emu, "oracle")
+    [answer] = send_settings(vsock_emu, oracle, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", OPN)
+    assert answer["registered"] is False
+    assert "cannot register with the registry" in answer["error"]
