@@ -34,6 +34,7 @@ INTERMEDIATE_PEM = ATTESTATION_DIR + "/intermediate.pem"
 INTERMEDIATE_KEY = ATTESTATION_DIR + "/intermediate.key"
 CA_LOCK = ATTESTATION_DIR + "/ca.lock"
 
+PCR_COUNT = 16
 PCR_LENGTH = 48
 ROOT_DAYS = 30 * 365
 INTERMEDIATE_DAYS = 10 * 365
@@ -176,6 +177,17 @@ def _pcr_map(pcrs):
             raise ValueError("PCR%d must be %d bytes" % (index, PCR_LENGTH))
         result[index] = bytes(value)
     return result
+
+
+def document_pcrs(measurements, debug_mode):
+    """PCR0..PCR15 as the NSM reports them: the image's measurements, zeros elsewhere and in debug mode."""
+    pcrs = {index: bytes(PCR_LENGTH) for index in range(PCR_COUNT)}
+    if not debug_mode:
+        for index in (0, 1, 2, 8):
+            value = measurements.get("PCR%d" % index)
+            if value:
+                pcrs[index] = bytes.fromhex(value)
+    return pcrs
 
 
 def document(pcrs, module_id, public_key=None, user_data=None, nonce=None, timestamp_ms=None):

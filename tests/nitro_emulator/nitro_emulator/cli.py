@@ -415,6 +415,7 @@ def launch(machine, opts, cid, name, parsed):
         "rootfs": state.enclave_file(enclave_id, ".rootfs"),
         "console": state.enclave_file(enclave_id, ".console"),
         "ready": state.enclave_file(enclave_id, ".ready"),
+        "nsm": state.enclave_file(enclave_id, ".nsm"),
         "vsock_dir": state.vsock_dir(cid),
         "cmdline": cmdline,
         "kernel_version": kernel_version(paths.blobs_dir()),

@@ -32,8 +32,6 @@ from websockets.frames import Opcode
 from . import attestation
 
 UPGRADE = re.compile(rb"^upgrade:[ \t]*websocket[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
-PCR_COUNT = 16
-PCR_LENGTH = 48
 # A connection that says nothing for this long is closed (and its session released).
 IDLE_SECONDS = 60.0
 
@@ -44,15 +42,8 @@ def is_websocket(request):
     return UPGRADE.search(head) is not None
 
 
-def document_pcrs(measurements, debug_mode):
-    """PCR0..PCR15 as the NSM reports them: the image's measurements, zeros elsewhere and in debug mode."""
-    pcrs = {index: bytes(PCR_LENGTH) for index in range(PCR_COUNT)}
-    if not debug_mode:
-        for index in (0, 1, 2, 8):
-            value = measurements.get("PCR%d" % index)
-            if value:
-                pcrs[index] = bytes.fromhex(value)
-    return pcrs
+# PCR0..PCR15 as the NSM reports them (shared with the NSM stand-in of image programs).
+document_pcrs = attestation.document_pcrs
 
 
 class Oracle:

@@ -32,6 +32,13 @@ import traceback
 from . import cpio, eif, paths
 
 try:
+    from . import nsm
+    NSM_ERROR = None
+except ImportError as exc:  # the host lacks python3-cryptography
+    nsm = None
+    NSM_ERROR = str(exc)
+
+try:
     from . import client_protocol
     CLIENT_PROTOCOL_ERROR = None
 except ImportError as exc:  # the host lacks python3-websockets or python3-cryptography
@@ -180,8 +187,9 @@ def run_image_command(spec, console, stopping, command):
 
     Its file system is the image's (extracted under spec["rootfs"]; absolute paths of the command are
     mapped there), its environment the image's, plus NITRO_EMULATOR_VSOCK_CID (its AF_VSOCK sockets
-    are at the enclave's CID through the vsock library) and NITRO_EMULATOR_PCR0 (what NSM would
-    report). Its output goes to the console. When it exits, the enclave powers down.
+    are at the enclave's CID through the vsock library), NITRO_EMULATOR_PCR0 (what NSM would report)
+    and NITRO_EMULATOR_NSM (the NSM stand-in's unix socket, nsm.py: the program's attestation
+    documents). Its output goes to the console. When it exits, the enclave powers down.
     """
     argv, image_env, entries = command
     extract_rootfs(entries, spec["rootfs"])
@@ -191,6 +199,9 @@ def run_image_command(spec, console, stopping, command):
             env[name] = os.environ[name]
     env.update({"NITRO_EMULATOR_VSOCK_CID": str(spec["cid"]), "NITRO_EMULATOR_PCR0": spec.get("pcr0") or "",
                 "NITRO_EMULATOR_ROOTFS": spec["rootfs"], "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})
+    module = start_nsm(spec, console, stopping)
+    if module is not None:
+        env["NITRO_EMULATOR_NSM"] = module.path
     args = [sys.executable, os.path.join(spec["rootfs"], argv[1].lstrip("/"))] + argv[2:]
     console.write("nitro-emulator: running the image's command %s" % " ".join(argv))
     program = subprocess.Popen(args, cwd=spec["rootfs"], env=env, stdin=subprocess.DEVNULL,  # pylint: disable=consider-using-with
@@ -202,8 +213,12 @@ def run_image_command(spec, console, stopping, command):
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    while program.poll() is None and not stopping.wait(0.2):
-        pass
+    try:
+        while program.poll() is None and not stopping.wait(0.2):
+            pass
+    finally:
+        if module is not None:
+            module.stop()
     if program.poll() is None:
         program.terminate()
         try:
@@ -215,6 +230,18 @@ def run_image_command(spec, console, stopping, command):
         reader.join(2)
         console.write("nitro-emulator: the image's command exited with status %d" % program.returncode)
     return program.returncode
+
+
+def start_nsm(spec, console, stopping):
+    """The NSM stand-in (nsm.py) for the image's program, or None when the host lacks its libraries."""
+    if nsm is None or not spec.get("nsm"):
+        console.write("nitro-emulator: no NSM attestation for the image's program (%s)" % (NSM_ERROR or "no socket path"))
+        return None
+    root = nsm.attestation.ensure_ca()
+    console.write("nitro-emulator: NSM attestation under the emulator's root %s" % root)
+    module = nsm.Nsm(spec, console, spec["nsm"])
+    module.start(stopping)
+    return module
 
 
 def start_oracle(spec, console):

@@ -137,7 +137,7 @@ def write_enclave(record):
 def remove_enclave_files(record):
     """Forget an enclave: its record, launch files, console log and vsock endpoints."""
     enclave_id = record["EnclaveID"]
-    for suffix in (".json", ".launch", ".ready", ".console"):
+    for suffix in (".json", ".launch", ".ready", ".console", ".nsm"):
         try:
             os.unlink(enclave_file(enclave_id, suffix))
         except OSError:

@@ -5,10 +5,19 @@ library stands in for the hosts' socat (vsock 8001 on the parent -> the registry
 
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+
+import cbor2
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ansible_collections.opencontracts.enclave.plugins.module_utils import attestation
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "enclave-protocol")
 OPN = 10 ** 18
@@ -172,3 +181,56 @@ def test_serve_oracle_reports_the_refused_registration(vsock_emu):
     [answer] = send_settings(vsock_emu, oracle, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", OPN)
     assert answer["registered"] is False
     assert "cannot register with the registry" in answer["error"]
+
+
+def test_the_oracle_program_attests_through_the_emulators_nsm(vsock_emu):
+    """With run_image_command the image's program answers get_attestation; its document comes from the
+    emulator's NSM stand-in and verifies with the collection's verifier against the EIF's PCR0."""
+    vsock_emu.start_dockerd()
+    vsock_emu.allocate("---\nmemory_mib: 512\ncpu_count: 4\n")
+    vsock_emu.machine("[enclave]\nports = 8080\nrun_image_command = true\n")
+    registry = start(vsock_emu, "registry")
+    oracle = start(vsock_emu, "oracle")
+    pcr0 = [record for record in vsock_emu.cli("describe-enclaves").json()
+            if record["EnclaveCID"] == oracle][0]["Measurements"]["PCR0"].lower()
+    seen = run_client(vsock_emu, """
+        proxy(%(registry)d)
+        registered = settings(%(oracle)d, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", 1, "10.0.0.5")
+        answer = asyncio.run(ask(%(oracle)d, {"fname": "get_attestation", "nonce": "c0ffee"}))
+        print(json.dumps({"registered": registered, "answer": answer}))
+        """ % {"registry": registry, "oracle": oracle})
+    assert seen["registered"] == {"registered": True}
+    answer = seen["answer"]
+    assert answer["fname"] == "attestation" and answer["signThis"] == "c0ffee"
+    with open(vsock_emu.path("/var/lib/nitro_emulator/attestation/root.pem"), "rb") as handle:
+        root = x509.load_pem_x509_certificate(handle.read())
+    raw = bytes.fromhex(answer["attestation"])
+    attestation.verify(raw, [pcr0], root=root)
+    payload = cbor2.loads(cbor2.loads(raw)[2])
+    assert payload["nonce"] == bytes.fromhex("c0ffee")
+    assert re.match(rb"^0x[0-9a-f]{40}$", payload["public_key"])
+    key = serialization.load_der_public_key(bytes.fromhex(payload["user_data"].decode("ascii")))
+    assert isinstance(key, rsa.RSAPublicKey)
+
+
+def test_the_nsm_stand_in_refuses_a_bad_request(vsock_emu):
+    vsock_emu.start_dockerd()
+    vsock_emu.allocate()
+    vsock_emu.machine("[enclave]\nports = 8080\nrun_image_command = true\n")
+    oracle = start(vsock_emu, "oracle")
+    [record] = [record for record in vsock_emu.enclave_records() if record["EnclaveCID"] == oracle]
+    path = vsock_emu.path("/run/nitro_emulator/enclaves/%s.nsm" % record["EnclaveID"])
+    for _attempt in range(100):
+        if os.path.exists(path):
+            break
+        time.sleep(0.1)
+    answers = []
+    for request in (b'{"nonce": "zz"}\n', b'{"pcrs": "00"}\n', b'{"nonce": "00"}\n'):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(path)
+            sock.sendall(request)
+            answers.append(json.loads(sock.makefile("rb").readline()))
+    assert "bad NSM request" in answers[0]["error"]
+    assert "unknown request fields: pcrs" in answers[1]["error"]
+    assert cbor2.loads(cbor2.loads(bytes.fromhex(answers[2]["document"]))[2])["module_id"] == record["EnclaveID"]
