@@ -69,7 +69,8 @@ def input_errors(inputs, facts=None, check_mode=False):
     eif_pcr0), eif_pcr0, entry_point, launcher, venv_dir, read_write_paths, tmux_session, user, console,
     memory_mib, cpu_count, port, health_timeout, journal_lines, restart_sec, start_limit_burst,
     start_limit_interval_sec, permitted_pcr0, and optionally attest_settings (the enclave_service_attest*
-    variables by name).
+    variables by name) and registry_quote_settings (the enclave_service_registry_quote* variables by name; only
+    checked when the stage is on, since the default URL is empty for registries).
     ``facts``: the result of the module enclave_service_facts on the host, for the rules on the host (the
     serve script exists; tmux is installed for the tmux console); skipped in check mode, where the
     checkout and tmux may still be pending.
@@ -142,6 +143,11 @@ def input_errors(inputs, facts=None, check_mode=False):
                              (4 * eif_size + MIB - 1) // MIB, variable("memory_mib")))
 
     problems += attestation_inputs.attest_errors(inputs.get("attest_settings") or {}, "enclave_service_")
+    quote_settings = dict(inputs.get("registry_quote_settings") or {})
+    if kind != "oracle" or quote_settings.get("enclave_service_registry_quote") not in attestation_inputs.TRUE:
+        # The stage is off (or the kind has no registry): only its switch is checked.
+        quote_settings = dict((name, value) for name, value in quote_settings.items() if name == "enclave_service_registry_quote")
+    problems += attestation_inputs.registry_quote_errors(quote_settings, "enclave_service_")
 
     if facts is not None and not check_mode:
         script = facts.get("script", {})

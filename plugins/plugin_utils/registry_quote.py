@@ -21,8 +21,16 @@ An oracle that serves a user's session is not free and is not quoted: its verdic
 when the caller knows it (``busy``). The registry's provider must match the inventory's when the
 registry sends users to this oracle.
 
-Public API: :func:`judge_oracle`, :func:`quote_summary`.
+:func:`verdict_of_result` judges the registered result of the module (which may have failed or been
+skipped) and gives the verdict a ``state``: ``registered`` (the registry sends users to this oracle
+at its price), ``not_quoted`` (users go to another oracle at a lower or equal price: nothing wrong
+can be told), ``degraded`` (a problem, or the registry could not be asked), ``not_checked`` (skipped).
+
+Public API: :func:`judge_oracle`, :func:`quote_summary`, :func:`verdict_of_result`.
 """
+
+from collections.abc import Mapping
+
 
 from ansible_collections.opencontracts.enclave.plugins.plugin_utils.oracle_inputs import format_opn
 
@@ -83,4 +91,58 @@ def judge_oracle(quote, address, price_wei, provider=None, registry="the registr
                                    % (registry, _opn(price_wei), quote["ip"], _opn(quote["price_wei"])))
         return verdict
     verdict["notes"].append("%s sends users to %s at %s" % (registry, quote["ip"], _opn(quote["price_wei"])))
+    return verdict
+
+
+STATES = ("registered", "not_quoted", "degraded", "not_checked")
+
+
+def _wei(value):
+    """An inventory price in wei (int or string of digits) as an int, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip() if value is not None else ""
+    return int(text) if text.isdigit() else None
+
+
+def verdict_of_result(result, address, price_wei, provider=None, registry="the registry", busy=False):
+    """The verdict (see :func:`judge_oracle`) of a registered ``registry_quote`` result, with ``state``,
+    ``summary`` (:func:`quote_summary`) and ``registry``.
+
+    result: the registered result (None, skipped or failed are handled); price_wei: the inventory price,
+    an int or a string of digits (``oracle_serve_settings`` writes it so).
+    """
+    verdict = {"registered": None, "quoted_price_wei": None, "sent_to": None, "sent_to_price_wei": None,
+               "problems": [], "notes": [], "registry": registry, "summary": "no quote"}
+    if not isinstance(result, Mapping) or result.get("skipped"):
+        verdict["state"] = "not_checked"
+        return verdict
+    # A result with a quote is judged even when marked failed: a retried task whose last quote was still
+    # degraded ends so.
+    if not isinstance(result.get("quote"), Mapping):
+        lines = str(result.get("msg") or "no quote").strip().splitlines()
+        message = lines[0] if lines else "no quote"
+        for prefix in ("Task failed: ", "Action failed: "):  # ansible-core 2.19 prefixes task errors
+            if message.startswith(prefix):
+                message = message[len(prefix):]
+        verdict["problems"].append("%s could not be asked: %s" % (registry, message))
+        verdict["state"] = "degraded"
+        return verdict
+    wanted = _wei(price_wei)
+    if wanted is None:
+        verdict["problems"].append("the inventory price %r is not a whole number of wei" % (price_wei,))
+        verdict["state"] = "degraded"
+        return verdict
+    verdict.update(judge_oracle(result["quote"], str(address), wanted, provider=provider or None,
+                                registry=registry, busy=bool(busy)))
+    verdict["registry"] = registry
+    verdict["summary"] = quote_summary(result["quote"])
+    if verdict["problems"]:
+        verdict["state"] = "degraded"
+    elif verdict["registered"]:
+        verdict["state"] = "registered"
+    else:
+        verdict["state"] = "not_quoted"
     return verdict

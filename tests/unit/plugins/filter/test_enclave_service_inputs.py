@@ -41,6 +41,10 @@ GOOD = {
                         "enclave_service_attest_max_age_seconds": "300"},
 }
 ATTEST = GOOD["attest_settings"]
+QUOTE = {"enclave_service_registry_quote": "True", "enclave_service_registry_quote_from": "controller",
+         "enclave_service_registry_quote_url": "ws://203.0.113.9:8080", "enclave_service_registry_quote_address": "203.0.113.21",
+         "enclave_service_registry_quote_timeout": "10", "enclave_service_registry_quote_retries": "6"}
+GOOD["registry_quote_settings"] = QUOTE
 FACTS = {"script": {"path": "/opt/opencontracts/enclave-protocol/oracle_enclave/serve_oracle.sh", "exists": True},
          "tmux": {"present": True}}
 
@@ -99,6 +103,18 @@ def test_good_inputs_have_no_errors():
      "oracle-1: enclave_service_attest_root_certificate must be empty or an absolute path"),
     ({"attest_settings": dict(ATTEST, enclave_service_attest_max_age_seconds="0")},
      "oracle-1: enclave_service_attest_max_age_seconds must be a number of seconds above 0"),
+    ({"registry_quote_settings": dict(QUOTE, enclave_service_registry_quote="sometimes")},
+     "oracle-1: enclave_service_registry_quote must be true or false (got 'sometimes')"),
+    ({"registry_quote_settings": dict(QUOTE, enclave_service_registry_quote_from="registry")},
+     "oracle-1: enclave_service_registry_quote_from must be one of controller, host (got 'registry')"),
+    ({"registry_quote_settings": dict(QUOTE, enclave_service_registry_quote_url="ws://:8080")},
+     "oracle-1: enclave_service_registry_quote_url must be a ws:// or wss:// address with a host (got 'ws://:8080')"),
+    ({"registry_quote_settings": dict(QUOTE, enclave_service_registry_quote_address=" ")},
+     "oracle-1: enclave_service_registry_quote_address must be the oracle's address as the registry knows it"),
+    ({"registry_quote_settings": dict(QUOTE, enclave_service_registry_quote_timeout="121")},
+     "oracle-1: enclave_service_registry_quote_timeout must be more than 0 and at most 120 seconds"),
+    ({"registry_quote_settings": dict(QUOTE, enclave_service_registry_quote_retries="-1")},
+     "oracle-1: enclave_service_registry_quote_retries must be a whole number, 0 or more"),
     ({"eif_size": 2750 * 1048576 + 1},
      "oracle-1: oracle_service_enclave_memory_mib: the oracle enclave gets 11000 MiB but its image"
      " (/opt/opencontracts/oracle.eif) has 2883584001 bytes; run-enclave needs at least 4 x that (it refuses less, E26),"
@@ -152,3 +168,10 @@ def test_the_host_rules():
 def test_a_non_dictionary_is_a_filter_error():
     with pytest.raises(AnsibleFilterError, match="must be a dictionary"):
         enclave_service_input_errors(["x"])
+
+
+def test_the_quote_settings_are_checked_only_when_the_stage_is_on_for_an_oracle():
+    off = dict(QUOTE, enclave_service_registry_quote="false", enclave_service_registry_quote_url="ws://:8080")
+    assert errors(registry_quote_settings=off) == []
+    registry = dict(GOOD, kind="registry", registry_quote_settings=dict(QUOTE, enclave_service_registry_quote_url="ws://:8080"))
+    assert [error for error in enclave_service_input_errors(registry) if "registry_quote" in error] == []

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.registry_quote import judge_oracle, quote_summary
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.registry_quote import judge_oracle, quote_summary, verdict_of_result
 
 OPN = 10 ** 18
 PROVIDER = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
@@ -68,3 +68,42 @@ def test_summary():
     assert quote_summary(quote("10.0.0.6", OPN)) == "users are sent to 10.0.0.6 at 1 OPN (+ registry 0.1 OPN)"
     assert quote_summary(NONE_FREE) == "the registry knows no free oracle (ip N/A)"
     assert quote_summary(None) == "no quote"
+
+
+def module_result(quote_answer):
+    return {"changed": False, "quote": quote_answer, "answer": "{}"}
+
+
+def test_verdict_of_a_registered_result_is_registered_at_the_inventory_price():
+    verdict = verdict_of_result(module_result(quote("10.0.0.5", 2 * OPN)), "10.0.0.5", "2000000000000000000", PROVIDER)
+    assert (verdict["state"], verdict["registered"], verdict["problems"]) == ("registered", True, [])
+    assert verdict["summary"] == "users are sent to 10.0.0.5 at 2 OPN (+ registry 0.1 OPN)"
+
+
+def test_verdict_of_another_price_or_an_unknown_oracle_is_degraded():
+    moved = verdict_of_result(module_result(quote("10.0.0.5", 2 * OPN)), "10.0.0.5", 3 * OPN, registry="registry r1")
+    assert moved["state"] == "degraded"
+    assert moved["problems"] == ["registry r1 quotes this oracle at 2 OPN, the inventory price is 3 OPN"]
+    unknown = verdict_of_result(module_result(NONE_FREE), "10.0.0.5", OPN)
+    assert unknown["state"] == "degraded" and unknown["registered"] is False
+    elsewhere = verdict_of_result(module_result(quote("10.0.0.6", OPN)), "10.0.0.5", 2 * OPN)
+    assert (elsewhere["state"], elsewhere["registered"], elsewhere["sent_to"]) == ("not_quoted", None, "10.0.0.6")
+
+
+def test_verdict_of_a_failed_or_skipped_module():
+    failed = verdict_of_result({"failed": True, "msg": "the registry at ws://10.0.0.9:8080 cannot be reached: refused\nmore"},
+                               "10.0.0.5", OPN, registry="registry 10.0.0.9")
+    assert failed["state"] == "degraded"
+    assert failed["problems"] == ["registry 10.0.0.9 could not be asked: the registry at ws://10.0.0.9:8080 cannot be reached: refused"]
+    assert verdict_of_result({"skipped": True, "changed": False}, "10.0.0.5", OPN)["state"] == "not_checked"
+    assert verdict_of_result(None, "10.0.0.5", OPN)["state"] == "not_checked"
+    assert "not a whole number of wei" in verdict_of_result(module_result(quote("10.0.0.5", OPN)), "10.0.0.5", "1.5")["problems"][0]
+
+
+def test_a_retried_result_that_stayed_degraded_is_judged_by_its_last_quote():
+    result = dict(module_result(quote("10.0.0.5", 2 * OPN)), failed=True, attempts=3)
+    verdict = verdict_of_result(result, "10.0.0.5", 3 * OPN)
+    assert verdict["problems"] == ["the registry quotes this oracle at 2 OPN, the inventory price is 3 OPN"]
+    failed = verdict_of_result({"failed": True, "msg": "Task failed: Action failed: the registry at ws://r:8080 cannot be reached"},
+                               "10.0.0.5", OPN)
+    assert failed["problems"] == ["the registry could not be asked: the registry at ws://r:8080 cannot be reached"]
