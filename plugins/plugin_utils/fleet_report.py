@@ -51,6 +51,8 @@ from ansible_collections.opencontracts.enclave.plugins.plugin_utils.oracle_input
     parse_registry,
     to_checksum_address,
 )
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.registry_quote import STATES as QUOTE_STATES
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.registry_quote import verdict_of_result
 
 SCHEMA = "opencontracts.enclave/fleet-report"
 SCHEMA_VERSION = 1
@@ -77,6 +79,11 @@ DEFAULT_OPTIONS = {
     # The host variables that hold the registered attestation_probe and attestation_verify results (oracles).
     "attest_probe_var": "__fleet_report_attest_probe",
     "attest_verify_var": "__fleet_report_attest_verify",
+    # The host variables that hold the registered registry_quote result (oracles), the oracle's address as the
+    # registry knows it and the registry's address (set with it by the probe).
+    "registry_quote_var": "__fleet_report_registry_quote",
+    "registry_quote_address_var": "__fleet_report_registry_quote_address",
+    "registry_quote_url_var": "__fleet_report_registry_quote_url",
 }
 
 # Inventory variables read for oracle rows.
@@ -219,6 +226,9 @@ def collect_inputs(hostnames, hostvars, groups, options=None, permitted_defaults
                     "no_demand_timeout": variables.get(VAR_TIMEOUT),
                     "attest_probe": variables.get(options["attest_probe_var"]),
                     "attest_verify": variables.get(options["attest_verify_var"]),
+                    "registry_quote": variables.get(options["registry_quote_var"]),
+                    "registry_quote_address": variables.get(options["registry_quote_address_var"]),
+                    "registry_quote_url": variables.get(options["registry_quote_url_var"]),
                 })
             inputs.append(entry)
     return inputs
@@ -446,7 +456,8 @@ def _empty_row(entry):
     }
     if entry["kind"] == "oracle":
         row.update({"provider": None, "registry": None, "price_wei": None, "price_opn": None,
-                    "no_demand_timeout": None, "runs_forever": None, "attested": "not_checked", "attestation": None})
+                    "no_demand_timeout": None, "runs_forever": None, "attested": "not_checked", "attestation": None,
+                    "registry_quote": None})
     return row
 
 
@@ -456,6 +467,22 @@ def _attestation_findings(entry, row, now, degraded, notes):
         degraded.append("attestation failed: %s" % row["attestation"]["reason"])
     elif row["attested"] == "busy":
         notes.append("attestation not checked: the oracle was busy with a user's session")
+
+
+def _registry_quote_findings(entry, row, degraded, notes):
+    """The registry's verdict on this oracle (fleet_report_registry_quote), when its quote was asked."""
+    result = entry.get("registry_quote")
+    if not isinstance(result, Mapping) or result.get("skipped"):
+        return
+    url = entry.get("registry_quote_url")
+    verdict = verdict_of_result(result, entry.get("registry_quote_address") or entry["host"], row.get("price_wei") or "",
+                                provider=row.get("provider"), registry=("the registry %s" % url) if url else "the registry",
+                                busy=row.get("attested") == "busy")
+    row["registry_quote"] = dict((key, verdict[key]) for key in (
+        "state", "registered", "quoted_price_wei", "sent_to", "sent_to_price_wei", "summary"))
+    row["registry_quote"]["url"] = url
+    degraded.extend(verdict["problems"])
+    notes.extend(verdict["notes"])
 
 
 def judge_host(entry, single_kind=True, now=None):
@@ -541,6 +568,7 @@ def judge_host(entry, single_kind=True, now=None):
         (down if down else degraded).extend(service_reasons + port_reasons)
         if entry["kind"] == "oracle":
             _attestation_findings(entry, row, now or datetime.datetime.now(datetime.timezone.utc), degraded, notes)
+            _registry_quote_findings(entry, row, degraded, notes)
         for note in result.get("notes") or []:
             if note and not any(note in reason for reason in down) and "no enclave is running" not in note:
                 notes.append(_first_line(note))
@@ -601,6 +629,15 @@ def fleet_totals(rows):
     oracles = [row for row in rows if row["kind"] == "oracle"]
     totals["attested"] = dict((status, sum(1 for row in oracles if row.get("attested") == status)) for status in ATTESTED)
     totals["attestation_failed"] = hosts_where(lambda row: row.get("attested") == "failed")
+    states = [(row.get("registry_quote") or {}).get("state", "not_checked") for row in oracles]
+    totals["registry_quote"] = dict((state, states.count(state)) for state in QUOTE_STATES)
+    # What each registry asked answered: where it sends users (one line per registry address).
+    quotes = {}
+    for row in oracles:
+        quote = row.get("registry_quote") or {}
+        if quote.get("url") and quote.get("summary") and quote["summary"] != "no quote":
+            quotes.setdefault(quote["url"], quote["summary"])
+    totals["registry_quotes"] = [{"registry": url, "summary": quotes[url]} for url in sorted(quotes)]
     return totals
 
 
@@ -732,6 +769,12 @@ def render_table(report):
                        ("unreachable", "unreachable"), ("not_checked", "not checked")):
         item = totals.get(key) or {}
         out.append("%s: %d%s" % (label, item.get("count", 0), (" (%s)" % ", ".join(item["hosts"])) if item.get("hosts") else ""))
+    quoted = totals.get("registry_quote") or {}
+    if any(quoted.get(state) for state in ("registered", "not_quoted", "degraded")):
+        out.append("registry's quote of the oracles: %d registered, %d not quoted, %d degraded, %d not checked" % (
+            quoted.get("registered", 0), quoted.get("not_quoted", 0), quoted.get("degraded", 0), quoted.get("not_checked", 0)))
+    for item in totals.get("registry_quotes") or []:
+        out.append("registry %s: %s" % (item["registry"], item["summary"]))
     attested = totals.get("attested") or {}
     if any(attested.get(status) for status in ("verified", "failed", "busy")):
         failed = totals.get("attestation_failed") or {}

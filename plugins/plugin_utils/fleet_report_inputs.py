@@ -55,6 +55,9 @@ def input_errors(settings):
     if lines is None or not 0 <= lines <= 200:
         errors.append("fleet_report_journal_lines must be 0-200 (got %r)" % (settings.get("fleet_report_journal_lines"),))
     errors.extend(attest_errors(settings))
+    # The registry's address and the oracle's are per host (from oracle_service_registry): a bad one is reported
+    # on the oracle's row, as the quote that could not be asked.
+    errors.extend(attestation_inputs.registry_quote_errors(settings, "fleet_report_"))
     return errors
 
 

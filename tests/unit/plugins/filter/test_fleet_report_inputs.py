@@ -49,6 +49,9 @@ def test_the_role_defaults_are_usable(defaults):
     ("fleet_report_attest_timeout", 121, "fleet_report_attest_timeout must be more than 0"),
     ("fleet_report_attest_max_age_seconds", "old", "fleet_report_attest_max_age_seconds must be"),
     ("fleet_report_attest_root_certificate", "root.pem", "fleet_report_attest_root_certificate must be empty or"),
+    ("fleet_report_registry_quote", "often", "fleet_report_registry_quote must be true or false"),
+    ("fleet_report_registry_quote_from", "registry", "fleet_report_registry_quote_from must be one of controller, host"),
+    ("fleet_report_registry_quote_timeout", 0, "fleet_report_registry_quote_timeout must be more than 0"),
     ("fleet_report_metrics_path", "/var/lib/node_exporter/fleet.txt", "fleet_report_metrics_path must be empty or"),
     ("fleet_report_metrics_path", "fleet.prom", "fleet_report_metrics_path must be empty or"),
 ])

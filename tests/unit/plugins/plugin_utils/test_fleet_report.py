@@ -453,3 +453,77 @@ def test_input_is_not_modified(fleet):
     before = copy.deepcopy(hostvars)
     build(hostvars, groups)
     assert hostvars == before
+
+
+# --------------------------------------------------------------------------
+# The registry's quote (fleet_report_registry_quote)
+# --------------------------------------------------------------------------
+
+REGISTRY_URL = "ws://203.0.113.10:8080"
+
+
+def quoted(ip, price_wei, provider=PROVIDER_EIP55):
+    """A registered registry_quote result whose registry sends users to ip at price_wei."""
+    return {"changed": False, "quote": {"ip": ip, "available": True, "price_wei": price_wei,
+                                        "registry_price_wei": 100000000000000000, "provider": provider,
+                                        "registry_signature": "0x01"}}
+
+
+def with_quote(fleet, host, result, address):
+    hostvars, groups = fleet
+    hostvars[host].update({"__fleet_report_registry_quote": result, "__fleet_report_registry_quote_address": address,
+                           "__fleet_report_registry_quote_url": REGISTRY_URL})
+    return hostvars, groups
+
+
+def test_the_oracle_the_registry_quotes_at_its_price_stays_serving(fleet):
+    # oracle-3 asks 1 OPN, the cheapest serving oracle of the sample fleet.
+    report = build(*with_quote(fleet, "oracle-3", quoted("198.51.100.3", 10 ** 18), "198.51.100.3"))
+    row = row_of(report, "oracle-3")
+    assert row["verdict"] == "serving" and row["reasons"] == []
+    assert row["registry_quote"] == {"state": "registered", "registered": True, "quoted_price_wei": 10 ** 18,
+                                     "sent_to": "198.51.100.3", "sent_to_price_wei": 10 ** 18,
+                                     "summary": "users are sent to 198.51.100.3 at 1 OPN (+ registry 0.1 OPN)",
+                                     "url": REGISTRY_URL}
+    assert report["totals"]["registry_quote"] == {"registered": 1, "not_quoted": 0, "degraded": 0, "not_checked": 6}
+    assert report["totals"]["registry_quotes"] == [
+        {"registry": REGISTRY_URL, "summary": "users are sent to 198.51.100.3 at 1 OPN (+ registry 0.1 OPN)"}]
+    text = fr.render_table(report)
+    assert "registry's quote of the oracles: 1 registered, 0 not quoted, 0 degraded, 6 not checked" in text
+    assert "registry ws://203.0.113.10:8080: users are sent to 198.51.100.3 at 1 OPN (+ registry 0.1 OPN)" in text
+
+
+def test_an_oracle_quoted_at_another_price_is_degraded(fleet):
+    report = build(*with_quote(fleet, "oracle-1", quoted("198.51.100.1", 2 * 10 ** 18), "198.51.100.1"))
+    row = row_of(report, "oracle-1")
+    assert row["verdict"] == "degraded"
+    assert row["reasons"] == ["the registry ws://203.0.113.10:8080 quotes this oracle at 2 OPN, the inventory price is 2.5 OPN"]
+    assert row["registry_quote"]["state"] == "degraded"
+
+
+def test_an_oracle_unknown_to_the_registry_is_degraded(fleet):
+    # The registry sends users to a dearer oracle (3 OPN): it does not know oracle-1 at 2.5 OPN.
+    report = build(*with_quote(fleet, "oracle-1", quoted("198.51.100.2", 3 * 10 ** 18), "198.51.100.1"))
+    row = row_of(report, "oracle-1")
+    assert row["verdict"] == "degraded"
+    assert row["reasons"] == ["unknown to the registry ws://203.0.113.10:8080 at 2.5 OPN: it sends users to 198.51.100.2"
+                              " at 3 OPN, which costs more"]
+    assert row["registry_quote"]["registered"] is False
+
+
+def test_a_registry_that_cannot_be_asked_degrades_the_oracle_and_a_cheaper_one_is_a_note(fleet):
+    failed = {"failed": True, "msg": "the registry at ws://203.0.113.10:8080 cannot be reached: [Errno 111] refused"}
+    report = build(*with_quote(fleet, "oracle-1", failed, "198.51.100.1"))
+    assert row_of(report, "oracle-1")["reasons"] == [
+        "the registry ws://203.0.113.10:8080 could not be asked: the registry at ws://203.0.113.10:8080 cannot be reached:"
+        " [Errno 111] refused"]
+    report = build(*with_quote(samples.sample_fleet(), "oracle-2", quoted("198.51.100.3", 10 ** 18), "198.51.100.2"))
+    row = row_of(report, "oracle-2")
+    assert row["verdict"] == "serving" and row["registry_quote"]["state"] == "not_quoted"
+    assert "the registry ws://203.0.113.10:8080 sends users to 198.51.100.3 at 1 OPN" in row["notes"]
+
+
+def test_without_the_quote_nothing_changes(fleet):
+    report = build(*fleet)
+    assert all(row["registry_quote"] is None for row in report["hosts"] if row["kind"] == "oracle")
+    assert "registry's quote" not in fr.render_table(report)
