@@ -27,7 +27,7 @@ help:
 	@echo "make bench-pcr  PCR measurement benchmark (tests/bench/pcr.py; docs/benchmarks.md)"
 	@echo "make bench-host-prep   converge benchmark of host_prep and socat on emulated hosts (tests/bench/host_prep.sh)"
 	@echo "make bench-enclave-build   enclave image builds on emulated hosts: strategy once vs per_host (tests/bench/enclave_build.sh)"
-	@echo "make sandbox    three emulated oracle hosts in podman, served by playbooks/oracle.yml"
+	@echo "make sandbox    three emulated oracle hosts and a registry in podman (UPSTREAM=<dir>: another enclave repository)"
 	@echo "make sandbox-clean   remove them"
 	@echo "make bench-sandbox   first converge, no-op and price-change runs of the sandbox (tests/bench/sandbox.sh)"
 	@echo "make bench-fleet     oracle.yml and status.yml on 1, 5 and 20 emulated hosts, before and after the fleet tuning (HOSTS=\"1 5\"; tests/bench/fleet.sh)"
@@ -77,11 +77,12 @@ bench-host-prep: setup
 bench-enclave-build: setup
 	$(BENCH)/enclave_build.sh $(or $(BUILD_SECONDS),60) $(or $(ROUNDS),1)
 
-# The local sandbox: three oracle hosts in podman containers with the Nitro hardware emulated,
-# served by playbooks/oracle.yml (inventories/sandbox). Running it again changes nothing.
+# The local sandbox: three oracle hosts and a registry in podman containers with the Nitro hardware
+# emulated, served by playbooks/registry.yml and oracle.yml (inventories/sandbox). Running it again
+# changes nothing. UPSTREAM=<dir>: another copy of the enclave repository instead of the fixture.
 .PHONY: sandbox sandbox-clean
 sandbox: $(VENV_STAMP) collection-link test-image
-	@$(HARNESS)/sandbox.sh up
+	@$(HARNESS)/sandbox.sh up $(if $(UPSTREAM),--upstream $(UPSTREAM))
 
 sandbox-clean:
 	@$(HARNESS)/sandbox.sh clean

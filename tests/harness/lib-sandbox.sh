@@ -7,7 +7,8 @@
 #   repo            the repository root (absolute)
 #   sandbox_prefix  the word every message starts with (sandbox, bench-fleet, ...)
 #   sandbox_label   the podman label that marks the containers as this tool's (value 1)
-# and optionally sandbox_code: the tree whose playbooks, emulator and fixture are used (default: repo).
+# and optionally sandbox_code: the tree whose playbooks, emulator and fixture are used (default: repo),
+# and sandbox_upstream: another copy of the enclave repository to publish instead of the fixture.
 # The caller exports CONTAINERS_CONF, ANSIBLE_COLLECTIONS_PATH and PATH (.venv first).
 # shellcheck disable=SC2154  # repo, sandbox_prefix and sandbox_label are the caller's (above)
 : "${repo:?}" "${sandbox_prefix:?}" "${sandbox_label:?}"
@@ -72,7 +73,8 @@ fixture_digest() {
     (
         cd "${sandbox_code:-$repo}" || exit 1
         find tests/fixtures/enclave-protocol tests/nitro_emulator extensions/molecule/enclave_build/fixture_repo.yml \
-            -type f -not -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
+            ${sandbox_upstream:+"$sandbox_upstream"} -type f -not -name '*.pyc' -not -path '*/.git/*' -print0 \
+            | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
     )
 }
 
@@ -99,7 +101,7 @@ fixture_publish() {
         run_logged "publishing the fixture enclave repository on $publisher" "$log" \
             env MOLECULE_EPHEMERAL_DIRECTORY="$state" MOLECULE_PROJECT_DIRECTORY="${sandbox_code:-$repo}" \
             ansible-playbook -i "$inventory" "${sandbox_code:-$repo}/extensions/molecule/enclave_build/fixture_repo.yml" \
-            -e "fixture_repo_publisher=$publisher"
+            -e "fixture_repo_publisher=$publisher" ${sandbox_upstream:+-e "fixture_repo_source=$sandbox_upstream"}
         echo "$digest" >"$state/fixture.sha256"
     else
         echo "$sandbox_prefix: the fixture enclave repository is up to date"

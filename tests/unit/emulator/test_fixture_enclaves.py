@@ -234,3 +234,13 @@ def test_the_nsm_stand_in_refuses_a_bad_request(vsock_emu):
     assert "bad NSM request" in answers[0]["error"]
     assert "unknown request fields: pcrs" in answers[1]["error"]
     assert cbor2.loads(cbor2.loads(bytes.fromhex(answers[2]["document"]))[2])["module_id"] == record["EnclaveID"]
+
+
+def test_serve_oracle_serves_on_unregistered_when_the_enclave_takes_no_settings(vsock_emu):
+    """The emulator's built-in server (run_image_command off) does not listen on the settings port."""
+    vsock_emu.start_dockerd()
+    vsock_emu.allocate()
+    vsock_emu.machine("[enclave]\nports = 8080\n")
+    oracle = start(vsock_emu, "oracle")
+    [answer] = send_settings(vsock_emu, oracle, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", OPN)
+    assert answer == {"registered": None, "error": "the enclave does not listen on its settings port (vsock 5005)"}
