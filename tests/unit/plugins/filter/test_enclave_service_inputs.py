@@ -9,6 +9,9 @@ from ansible_collections.opencontracts.enclave.plugins.filter.enclave_service_in
 )
 
 PCR0 = "ab" * 48
+QUOTE = {"enclave_service_registry_quote": "True", "enclave_service_registry_quote_from": "controller",
+         "enclave_service_registry_quote_url": "ws://203.0.113.9:8080", "enclave_service_registry_quote_address": "203.0.113.21",
+         "enclave_service_registry_quote_timeout": "10", "enclave_service_registry_quote_retries": "6"}
 GOOD = {
     "host": "oracle-1",
     "kind": "oracle",
@@ -39,12 +42,9 @@ GOOD = {
     "attest_settings": {"enclave_service_attest": "True", "enclave_service_attest_url": "ws://203.0.113.21:8080",
                         "enclave_service_attest_timeout": "10", "enclave_service_attest_root_certificate": "",
                         "enclave_service_attest_max_age_seconds": "300"},
+    "registry_quote_settings": QUOTE,
 }
 ATTEST = GOOD["attest_settings"]
-QUOTE = {"enclave_service_registry_quote": "True", "enclave_service_registry_quote_from": "controller",
-         "enclave_service_registry_quote_url": "ws://203.0.113.9:8080", "enclave_service_registry_quote_address": "203.0.113.21",
-         "enclave_service_registry_quote_timeout": "10", "enclave_service_registry_quote_retries": "6"}
-GOOD["registry_quote_settings"] = QUOTE
 FACTS = {"script": {"path": "/opt/opencontracts/enclave-protocol/oracle_enclave/serve_oracle.sh", "exists": True},
          "tmux": {"present": True}}
 
