@@ -148,7 +148,9 @@ def _price_html(row):
         return '<span class="sub">n/a</span>'
     if row.get("price_opn") is None:
         return '<span class="sub">-</span>'
-    return '%s<div class="sub mono">%s wei</div>' % (_e(row["price_opn"]), _e(row["price_wei"]))
+    quote = row.get("registry_quote")
+    quoted = ('<div class="sub registry-quote">registry: %s</div>' % _e(quote["state"].replace("_", " "))) if quote else ""
+    return '%s<div class="sub mono">%s wei</div>%s' % (_e(row["price_opn"]), _e(row["price_wei"]), quoted)
 
 
 def _settings_html(row):
@@ -228,6 +230,9 @@ def _cards_html(totals):
         _card("Median price", price.get("median_opn") or "-",
               ("%s wei, %d serving oracle%s" % (price.get("median_wei"), price["count"], "" if price["count"] == 1 else "s")) if price.get("count") else ""),
     ]
+    # Where each registry asked sends users (fleet_report_registry_quote).
+    for item in totals.get("registry_quotes") or []:
+        cards.append(_card("Registry %s" % item["registry"], item["summary"].split(" (+ ", 1)[0], item["summary"]))
     for key, label in (("pcr0_not_permitted", "PCR0 not permitted"), ("debug_mode", "Debug mode"), ("unreachable", "Unreachable")):
         item = totals.get(key) or {}
         cards.append(_card(label, item.get("count", 0), ", ".join(item.get("hosts") or []), "bad" if item.get("count") else ""))
