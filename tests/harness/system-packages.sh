@@ -19,12 +19,21 @@ command -v gcc >/dev/null || need+=(gcc)
 # The fleet report's HTML page is rendered by headless Chromium in the unit tests.
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 
+sudo=""
+[[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+
+# Every test host's systemd takes inotify instances from the same user's budget (128 by default): past
+# about 20 containers (a benchmark's fleet beside a scenario) the next ones never finish booting
+# ("Failed to create inotify object: Too many open files"). Raised for this boot only, never lowered.
+inotify_wanted=1024
+if (($(cat /proc/sys/fs/inotify/max_user_instances) < inotify_wanted)); then
+    echo "raising fs.inotify.max_user_instances to $inotify_wanted (many systemd containers)"
+    $sudo sysctl -q -w fs.inotify.max_user_instances="$inotify_wanted"
+fi
+
 if ((${#need[@]} == 0)); then
     exit 0
 fi
-
-sudo=""
-[[ "$(id -u)" -eq 0 ]] || sudo="sudo"
 echo "installing system packages: ${need[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
