@@ -104,13 +104,6 @@ options:
         platform's list is checked.
     type: dict
     default: {}
-  sparse:
-    description:
-      - The sparse-checkout patterns (git's non-cone mode) the checkout must have, as M(opencontracts.enclave.sparse_checkout)
-        sets them; empty for a full checkout. A checkout whose patterns differ is not RV(checkout.current).
-    type: list
-    elements: str
-    default: []
 extends_documentation_fragment:
   - opencontracts.enclave.attributes
   - opencontracts.enclave.attributes.read_only
@@ -235,10 +228,12 @@ checkout:
     current:
       description:
         - Whether the checkout is what the git module would leave - git installed, the repository reachable, C(HEAD)
-          at RV(remote.commit), clean, from O(repo_url), with the sparse-checkout patterns O(sparse).
+          at RV(remote.commit), clean, from O(repo_url) - full or sparse, see RV(checkout.sparse).
       type: bool
     sparse:
-      description: Its sparse-checkout patterns when git's C(core.sparseCheckout) is true; empty for a full checkout.
+      description:
+        - Its sparse-checkout patterns (M(opencontracts.enclave.sparse_checkout)) when git's C(core.sparseCheckout) is
+          true; empty for a full checkout.
       type: list
       elements: str
     configured_files:
@@ -416,7 +411,7 @@ def describe_checkout(module, git, params, remote):
         installed is not None and installed == read_regular(os.path.join(repo_dir, params["requirements_file"])))
     result["current"] = bool(
         remote["reachable"] and remote["commit"] and result["head"] == remote["commit"]
-        and result["clean"] and result["origin"] == params["repo_url"] and result["sparse"] == params["sparse"])
+        and result["clean"] and result["origin"] == params["repo_url"])
     return result
 
 
@@ -595,7 +590,6 @@ def main():
             docker_image=dict(type="str"),
             load_record=dict(type="path"),
             packages=dict(type="dict", default={}),
-            sparse=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
