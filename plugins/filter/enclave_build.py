@@ -128,8 +128,7 @@ def _input_errors(settings, host, platform, distribution, play_hosts, controller
         yield ("enclave_build_builder ('%s') must be empty or a host of this play (%s)"
                % (builder, ", ".join(play_hosts)))
 
-    for error in _distribution_errors(settings):
-        yield error
+    yield from _distribution_errors(settings)
 
     if method == "tars":
         tars = (get("enclave_build_image_tars") or {}).get(kind)

@@ -65,7 +65,9 @@ requirements:
 notes:
   - The serving roles mark the serve scripts they configure skip-worktree. In a sparse checkout git marks every file
     left out skip-worktree too; M(opencontracts.enclave.enclave_build_facts) tells them apart by whether they are in the
-    work tree.
+    work tree. Since git 2.36 a sparse checkout clears the mark of files that are in the work tree, unless
+    C(sparse.expectFilesOutsideOfPatterns) is true - the module sets it in a sparse checkout (and removes it again
+    with O(paths) empty).
 seealso:
   - module: ansible.builtin.git
   - module: opencontracts.enclave.enclave_build_facts
@@ -123,6 +125,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opencontracts.enclave.plugins.module_utils import git_checkout
+
+
+# git's setting that keeps the skip-worktree marks of files present in a sparse checkout.
+EXPECT_PRESENT = "sparse.expectFilesOutsideOfPatterns"
 
 
 class CheckoutError(Exception):
@@ -189,7 +195,10 @@ def converge(module, git, params):
     if cloned and os.path.isdir(dest) and os.listdir(dest):
         raise CheckoutError("%s exists, is not empty and is not a git checkout: nothing was cloned there" % dest)
     origin = "" if cloned else git.output(["config", "--get", "remote.origin.url"])
-    changed = cloned or origin != repo or patterns != paths or before != commit
+    # Since git 2.36 a sparse checkout clears the skip-worktree mark of every file present in the work tree,
+    # which would undo the serving roles' marks on the serve scripts they configure: tell git to expect them.
+    expecting = not cloned and git.output(["config", "--bool", "--get", EXPECT_PRESENT]) == "true"
+    changed = cloned or origin != repo or patterns != paths or before != commit or expecting != bool(paths)
     result = {"changed": changed, "before": before, "after": commit, "sparse": list(paths), "cloned": cloned}
     if module._diff:
         result["diff"] = {"before": describe(before, patterns), "after": describe(commit, paths),
@@ -206,6 +215,10 @@ def converge(module, git, params):
         git.run(["fetch", "--quiet", "--tags", "origin"], what="fetching from %s" % repo)
     if not git.has_commit(commit):
         git.run(["fetch", "--quiet", "origin", commit], what="fetching %s from %s" % (commit, repo))
+    if paths and not expecting:
+        git.run(["config", EXPECT_PRESENT, "true"], what="configuring the sparse checkout of %s" % dest)
+    elif expecting and not paths:
+        git.run(["config", "--unset", EXPECT_PRESENT], what="configuring the checkout of %s" % dest)
     # The patterns first: a new clone then fetches the content of the selected files only.
     if paths and (cloned or patterns != paths):
         git.run(["sparse-checkout", "set", "--no-cone", "--stdin"], data="\n".join(paths),

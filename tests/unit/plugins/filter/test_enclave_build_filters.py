@@ -235,7 +235,7 @@ def test_receiver_patterns_leave_out_every_tar_of_the_kind():
 
 def test_hosts_that_put_the_image_elsewhere_do_not_share_a_builder():
     s3 = {"enclave_build_distribution": "s3", "enclave_build_s3_bucket": "eif-one"}
-    result = plan(hostvars_of(a=settings(**s3), b=settings(**dict(s3, enclave_build_s3_bucket="eif-two")),
+    result = plan(hostvars_of(a=settings(**s3), b=settings(**{**s3, "enclave_build_s3_bucket": "eif-two"}),
                               c=settings(**s3)), ["a", "b", "c"])
     assert [result[h]["builder"] for h in "abc"] == ["a", "b", "a"]
     assert result["b"]["errors"] == [] and result["c"]["checkout"] == RECEIVER_PATHS

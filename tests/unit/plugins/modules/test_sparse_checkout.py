@@ -176,3 +176,23 @@ def test_a_comment_is_not_a_pattern(upstream):
     result = run(args(upstream, paths=["/ec2_instance/", "# tars"]))
     assert result["failed"] and "'# tars' is not a sparse-checkout pattern" in result["msg"]
     assert not upstream["dest"].exists()
+
+
+def test_a_configured_serve_script_keeps_its_skip_worktree_mark(upstream):
+    """The serving roles' way: local settings in the script, marked skip-worktree; git must keep the mark."""
+    run(args(upstream, version="main"))
+    dest = upstream["dest"]
+    (dest / "oracle_enclave" / "serve_oracle.sh").write_text("PRICE=5\n")
+    git("update-index", "--skip-worktree", "--", "oracle_enclave/serve_oracle.sh", cwd=dest)
+    assert git("status", "--porcelain", "--untracked-files=no", cwd=dest) == ""
+    assert "S oracle_enclave/serve_oracle.sh" in git("ls-files", "-v", cwd=dest).splitlines()
+    assert not run(args(upstream, version="main"))["changed"]
+    # A checkout made before the module set git's expectation is brought in line.
+    git("config", "--unset", "sparse.expectFilesOutsideOfPatterns", cwd=dest)
+    assert run(args(upstream, version="main"), check_mode=True)["changed"]
+    assert run(args(upstream, version="main"))["changed"]
+    assert git("config", "--get", "sparse.expectFilesOutsideOfPatterns", cwd=dest) == "true"
+    # Full again: git's expectation goes with the patterns.
+    run(args(upstream, paths=[]))
+    assert subprocess.run(["git", "config", "--get", "sparse.expectFilesOutsideOfPatterns"], cwd=dest,
+                          capture_output=True, check=False).returncode == 1
