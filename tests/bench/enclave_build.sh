@@ -27,6 +27,8 @@ export MOLECULE_TEST_IMAGE
 export PATH="$PWD/.venv/bin:$PATH"
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
 export ENCLAVE_BUILD_SECONDS="$seconds"
+# The strategies' figures with the distribution they were first measured with (through the controller).
+export ENCLAVE_BUILD_DISTRIBUTION=controller
 logs="$PWD/.cache/bench-enclave-build"
 results="$logs/results.tsv"
 mkdir -p "$logs"
