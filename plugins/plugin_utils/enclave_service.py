@@ -2,19 +2,35 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The enclave_service role's result: what its health gate's stages registered, combined into one fact.
+"""The enclave_service role's logic besides its input rules: how its unit tells the service's enclaves, and its
+result (what its health gate's stages registered, combined into one fact).
 
 The stages (roles/enclave_service/tasks/health.yml) are the restart handler, the module enclave_health,
 the attestation probe and check (modules attestation_probe and attestation_verify) and the registry's
 quote (module registry_quote). A stage that did not run registered a skipped result, or nothing (the
 restart handler): :func:`service_result` takes either, and never fails on a missing value.
 
-Public API: :func:`restarted`, :func:`service_result`.
+Public API: :func:`enclave_selector`, :func:`restarted`, :func:`service_result`.
 """
 
 from collections.abc import Mapping
 
 from ansible_collections.opencontracts.enclave.plugins.plugin_utils.registry_quote import verdict_of_result
+
+
+def enclave_selector(enclave_name, pcr0s):
+    """How the unit's helper (service_enclave.py terminate) tells the service's enclaves: ``--name NAME`` when the
+    operator names the enclave, else ``--pcr0 P`` for every PCR0 the service may have served (lowercase, each once,
+    in order; empty ones left out)."""
+    if enclave_name:
+        return "--name %s" % enclave_name
+    seen = []
+    for value in pcr0s or []:
+        value = str(value or "").lower()
+        if value and value not in seen:
+            seen.append(value)
+    return "--pcr0 " + " --pcr0 ".join(seen)
+
 
 def _get(value, *path, default=None):
     """``value[path[0]][path[1]]...``, or ``default`` when a key along the path is missing (a null stays null)."""

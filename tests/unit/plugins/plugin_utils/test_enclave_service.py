@@ -1,4 +1,4 @@
-"""plugin_utils.enclave_service_health and its filters: the enclave_service role's result from its stages."""
+"""plugin_utils.enclave_service and its filters: the enclave selector, the role's result from its stages."""
 
 import os
 
@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.opencontracts.enclave.plugins.filter import enclave_service_health as plugin
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.enclave_service_health import restarted, service_result
+from ansible_collections.opencontracts.enclave.plugins.filter import enclave_service as plugin
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.enclave_service import restarted, service_result
 
 FILTERS = plugin.FilterModule().filters()
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
@@ -99,3 +99,22 @@ def test_the_filter_needs_dictionaries():
         FILTERS["enclave_service_result"]([], CONTEXT)
     with pytest.raises(AnsibleFilterError, match="context must be a dictionary, got NoneType"):
         FILTERS["enclave_service_result"](stages(), None)
+
+
+PCR0_B = "CD" * 48
+
+
+@pytest.mark.parametrize("name, pcr0s, expected", [
+    ("oracle-1", [PCR0], "--name oracle-1"),
+    ("", [PCR0, PCR0_B], "--pcr0 " + PCR0 + " --pcr0 " + "cd" * 48),
+    # The served image's PCR0 first, each value once whatever its case, empty ones left out.
+    ("", ["", PCR0_B, PCR0, PCR0_B.lower()], "--pcr0 " + "cd" * 48 + " --pcr0 " + PCR0),
+    ("", [], "--pcr0 "),
+])
+def test_the_unit_tells_its_enclaves_by_name_else_by_pcr0(name, pcr0s, expected):
+    assert FILTERS["enclave_service_selector"](pcr0s, name) == expected
+
+
+def test_the_selector_needs_a_list():
+    with pytest.raises(AnsibleFilterError, match="must be a list, got str"):
+        FILTERS["enclave_service_selector"](PCR0, "")
