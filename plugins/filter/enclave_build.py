@@ -2,7 +2,8 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Filters of the role enclave_build: its preflight rules, the choice of builders, the install record check.
+"""Filters of the role enclave_build: its preflight rules, the choice of builders, the upstream contract, the install
+record and its check.
 
 Each filter is documented in the YAML file of its name beside this one.
 """
@@ -381,6 +382,58 @@ def enclave_build_installed_current(installed, image, context, allowed_pcr0=None
             and installed.get("mode") == "0644" and installed.get("record") == expected)
 
 
+# The serve script settings the serving roles write (roles oracle_service and registry_service): each must be one
+# top-level line of the script unless *_service_append_missing, which appends a missing line instead.
+SERVE_SETTINGS = {"oracle": ["PROVIDER", "REGISTRY", "PRICE", "NO_DEMAND_TIMEOUT"], "registry": []}
+SERVE_SCRIPTS = {"oracle": "serve_oracle.sh", "registry": "serve_registry.sh"}
+# A docker image reference's tag (what follows the last ':' after the last '/').
+DOCKER_TAG_RE = re.compile(r":[^:/]*$")
+
+
+def enclave_build_contract(settings):
+    """What the roles rely on in the checkout: ``[{path, variable, settings?, settings_variable?, mentions?}]``."""
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError("opencontracts.enclave.enclave_build_contract: expects the role's variables as a "
+                                 "dictionary, got %s" % type(settings).__name__)
+    get = settings.get
+    kind = _text(get("enclave_build_kind"))
+    folders = get("enclave_build_enclave_dirs")
+    folder = _text(folders.get(kind)) if isinstance(folders, dict) else ""
+    contract = [{"path": _text(get("enclave_build_requirements_file")), "variable": "enclave_build_requirements_file"}]
+    method = get("enclave_build_method")
+    if method == "tars":
+        uris = get("enclave_build_docker_uri")
+        uri = _text(uris.get(kind)) if isinstance(uris, dict) else ""
+        contract.append({"path": "%s/%s" % (folder, _text(get("enclave_build_tars_script"))),
+                         "variable": "enclave_build_tars_script",
+                         # The image the script builds from (another name: an upstream rename, worth a warning).
+                         "mentions": [DOCKER_TAG_RE.sub("", uri)]})
+    elif method == "source":
+        contract.append({"path": "%s/%s" % (folder, _text(get("enclave_build_source_script"))),
+                         "variable": "enclave_build_source_script"})
+    if kind in SERVE_SCRIPTS:
+        script_variable = "%s_service_script" % kind
+        settings_variable = "%s_service_append_missing" % kind
+        entry = {"path": "%s/%s" % (folder, _text(settings.get(script_variable, SERVE_SCRIPTS[kind]))),
+                 "variable": script_variable,
+                 "settings": [] if get(settings_variable) else list(SERVE_SETTINGS[kind])}
+        if SERVE_SETTINGS[kind]:
+            entry["settings_variable"] = settings_variable
+        contract.append(entry)
+    return contract
+
+
+def enclave_build_record_context(settings, builder, commit):
+    """The install record's fields besides the verified image: what the image was built from, and by which host."""
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError("opencontracts.enclave.enclave_build_record_context: expects the role's variables "
+                                 "as a dictionary, got %s" % type(settings).__name__)
+    context = {name: settings.get("enclave_build_" + name)
+               for name in ("kind", "method", "strategy", "repo_url", "repo_version")}
+    context.update({"path": settings.get("enclave_build_eif_path"), "builder": builder, "commit": commit})
+    return context
+
+
 class FilterModule(object):
     """The filters of the role enclave_build."""
 
@@ -390,4 +443,6 @@ class FilterModule(object):
             "enclave_build_input_warnings": enclave_build_input_warnings,
             "enclave_build_plan": enclave_build_plan,
             "enclave_build_installed_current": enclave_build_installed_current,
+            "enclave_build_contract": enclave_build_contract,
+            "enclave_build_record_context": enclave_build_record_context,
         }

@@ -2,11 +2,13 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The preflight rules of the roles host_prep and socat: one message per bad value, nothing when all is well.
+"""The preflight rules of the roles host_prep and socat: one message per bad value, nothing when all is well;
+and why host_prep's run calls for a reboot.
 
 Each filter takes the role's variables (name -> value), what the role's facts module found on the host and
 the host's name; it runs on the controller, so a path in a variable is looked for on the controller.
-Documented in ``host_prep_input_errors.yml`` and ``socat_input_errors.yml`` beside this file.
+Documented in ``host_prep_input_errors.yml``, ``socat_input_errors.yml`` and ``host_prep_reboot_reasons.yml`` beside
+this file.
 """
 
 import os
@@ -215,9 +217,26 @@ def socat_input_errors(inputs, facts, host):
     return errors
 
 
+def host_prep_reboot_reasons(checks, facts, groups):
+    """Why this run of host_prep calls for a reboot, one reason each (see host_prep_reboot_reasons.yml)."""
+    checks = checks if isinstance(checks, dict) else {}
+    facts = facts or {}
+    reasons = []
+    reboot_required = (checks.get("reboot_required") or {}).get("stat") or {}
+    needs_restarting = checks.get("needs_restarting") or {}
+    # needs-restarting -r exits with 1 when a reboot is needed (0: not needed).
+    if reboot_required.get("exists") or (needs_restarting.get("rc") == 1 and not needs_restarting.get("skipped")):
+        reasons.append("a package change asks for it (new kernel or driver)")
+    user = facts.get("user") or {}
+    if user.get("joins_groups") and user.get("login"):
+        reasons.append("user %s joined %s and may have running sessions" % (user.get("name"), ", ".join(groups or [])))
+    return reasons
+
+
 class FilterModule:
     def filters(self):
         return {
             "host_prep_input_errors": host_prep_input_errors,
             "socat_input_errors": socat_input_errors,
+            "host_prep_reboot_reasons": host_prep_reboot_reasons,
         }

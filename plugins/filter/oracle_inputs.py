@@ -7,7 +7,7 @@
 The rules live in ``plugins/plugin_utils/oracle_inputs.py`` (controller-side code); each
 filter is documented in the YAML file of its name beside this one (``opn_to_wei.yml``,
 ``wei_to_opn.yml``, ``eth_checksum_address.yml``, ``oracle_input_errors.yml``,
-``oracle_serve_settings.yml``, ``rollout_setting_errors.yml``).
+``oracle_serve_settings.yml``, ``rollout_setting_errors.yml``, ``serving_input_errors.yml``).
 """
 
 from ansible.errors import AnsibleFilterError
@@ -17,6 +17,7 @@ from ansible_collections.opencontracts.enclave.plugins.plugin_utils.oracle_input
     format_opn,
     oracle_serve_settings as settings_of,
     parse_price,
+    serving_host_errors,
     to_checksum_address,
     validate_hosts,
     validate_rollout_hosts,
@@ -62,6 +63,17 @@ def oracle_input_errors(hosts, eif_size=None, kind="oracle", defaults=None):
     return problems
 
 
+def serving_input_errors(values, host, kind="oracle"):
+    """A serving role's preflight on its host: the image it serves (enclave_build_result), then its inputs."""
+    if not isinstance(values, dict):
+        raise AnsibleFilterError("opencontracts.enclave.serving_input_errors: expects the host's variables as a "
+                                 "dictionary, got %s" % type(values).__name__)
+    try:
+        return serving_host_errors(host, values, kind=kind)
+    except (OracleInputError, MissingKeccakLibrary) as error:
+        raise AnsibleFilterError("opencontracts.enclave.serving_input_errors: %s" % error) from None
+
+
 def oracle_serve_settings(values):
     """The settings an oracle's serve script gets (PROVIDER, REGISTRY, PRICE, NO_DEMAND_TIMEOUT, extras), normalised."""
     try:
@@ -91,4 +103,5 @@ class FilterModule(object):
             "oracle_input_errors": oracle_input_errors,
             "oracle_serve_settings": oracle_serve_settings,
             "rollout_setting_errors": rollout_setting_errors,
+            "serving_input_errors": serving_input_errors,
         }

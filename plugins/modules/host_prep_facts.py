@@ -285,6 +285,12 @@ rust:
     toolchain_installed: {description: "The toolchain is installed.", type: bool, sample: true}
     targets_missing: {description: "The targets the toolchain lacks (all of them when it is not installed).", type: list, elements: str, sample: []}
     rustup_init: {description: "The pinned rustup-init for this architecture ({url, sha256}); null when none is pinned.", type: dict}
+    environment:
+      description: "The environment rustup-init, rustup and cargo run with: C(RUSTUP_HOME), C(CARGO_HOME) and a C(PATH) with
+        C(<home>/cargo/bin) first."
+      type: dict
+      sample: {RUSTUP_HOME: /usr/local/rust/rustup, CARGO_HOME: /usr/local/rust/cargo,
+               PATH: "/usr/local/rust/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
     profile:
       description: "The profile O(rust.profile): C(path), the C(content) it is to have, and whether it has it (C(current))."
       type: dict
@@ -487,6 +493,10 @@ def read_profile(path, home):
     return {"path": path, "content": content, "current": current}
 
 
+# The PATH rustup-init, rustup and cargo run with, after the toolchain's own bin folder.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def read_rust(module, rust, architecture):
     home = rust["home"]
     rustup = os.path.join(home, "cargo", "bin", "rustup")
@@ -509,6 +519,8 @@ def read_rust(module, rust, architecture):
         "toolchain_installed": installed,
         "targets_missing": [target for target in rust["targets"] if target not in targets],
         "rustup_init": init if isinstance(init, dict) else None,
+        "environment": {"RUSTUP_HOME": env["RUSTUP_HOME"], "CARGO_HOME": env["CARGO_HOME"],
+                        "PATH": "%s:%s" % (os.path.join(home, "cargo", "bin"), SYSTEM_PATH)},
         "profile": read_profile(rust["profile"], home),
     }
 

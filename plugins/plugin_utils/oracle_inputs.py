@@ -797,6 +797,31 @@ def validate_oracle_hosts(hosts, eif_size=None):
     return validate_hosts(hosts, kind="oracle", eif_size=eif_size)
 
 
+def image_problems(host, image, kind="oracle"):
+    """The serving role's own check of the image it serves: ``image`` is the fact enclave_build_result (or None when
+    there is none), which must describe an image of this ``kind`` at an absolute path. One message, or none."""
+    _check_kind(kind)
+    path = image.get("path") if isinstance(image, Mapping) else None
+    if isinstance(image, Mapping) and image.get("kind") == kind and isinstance(path, str) and path.startswith("/"):
+        return []
+    return ["%s: %s_service serves the image that opencontracts.enclave.enclave_build installs and describes in the fact "
+            "enclave_build_result (with enclave_build_kind: %s); got %s"
+            % (host, kind, kind, "no enclave_build_result" if image is None else image)]
+
+
+def serving_host_errors(host, values, kind="oracle"):
+    """A serving role's preflight on its host: :func:`image_problems` of ``values["enclave_build_result"]``, then
+    :func:`validate_host` of ``values`` with the image's size (when it has one) as the EIF size."""
+    image = values.get("enclave_build_result")
+    size = image.get("size") if isinstance(image, Mapping) else None
+    try:
+        eif_size = int(size) if size else None
+    except (TypeError, ValueError):
+        eif_size = None
+    dummy, problems = validate_host(host, values, kind=kind, eif_size=eif_size or None)
+    return image_problems(host, image, kind=kind) + problems
+
+
 # --- rollout settings ----------------------------------------------------------------------
 
 ROLLOUT_BATCH_MESSAGE = ("is not a batch size; give a positive number of hosts (2), a percentage of the group "

@@ -404,3 +404,74 @@ def test_an_allow_list_without_the_images_pcr0_is_not_current():
 ])
 def test_a_trailing_line_break_is_refused(changes):
     assert len(errors(**changes)) == 1
+
+
+# --- enclave_build_contract ------------------------------------------------------------------------------
+
+def contract(**changes):
+    settings = role_defaults()
+    settings.update(changes)
+    return FILTERS["enclave_build_contract"](settings)
+
+
+REQUIREMENTS = {"path": "ec2_instance/requirements.txt", "variable": "enclave_build_requirements_file"}
+ORACLE_SERVE = {"path": "oracle_enclave/serve_oracle.sh", "variable": "oracle_service_script",
+                "settings": ["PROVIDER", "REGISTRY", "PRICE", "NO_DEMAND_TIMEOUT"],
+                "settings_variable": "oracle_service_append_missing"}
+
+
+def test_the_defaults_contract_is_requirements_tars_script_and_serve_script():
+    assert contract() == [
+        REQUIREMENTS,
+        {"path": "oracle_enclave/tars2image.sh", "variable": "enclave_build_tars_script", "mentions": ["oracle_enclave"]},
+        ORACLE_SERVE,
+    ]
+
+
+def test_a_registry_built_from_source_with_its_own_names():
+    assert contract(enclave_build_kind="registry", enclave_build_method="source", enclave_build_source_script="make.sh",
+                    enclave_build_enclave_dirs={"registry": "reg"}, registry_service_script="run.sh") == [
+        REQUIREMENTS,
+        {"path": "reg/make.sh", "variable": "enclave_build_source_script"},
+        {"path": "reg/run.sh", "variable": "registry_service_script", "settings": []},
+    ]
+
+
+def test_an_artifact_needs_no_build_script_and_append_missing_needs_no_setting_lines():
+    assert contract(enclave_build_method="artifact", oracle_service_script="serve.sh",
+                    oracle_service_append_missing=True) == [
+        REQUIREMENTS,
+        {"path": "oracle_enclave/serve.sh", "variable": "oracle_service_script", "settings": [],
+         "settings_variable": "oracle_service_append_missing"},
+    ]
+
+
+@pytest.mark.parametrize("uri, mention", [
+    ("oracle_enclave:latest", "oracle_enclave"),
+    ("registry.example:5000/team/oracle:1.2", "registry.example:5000/team/oracle"),
+    ("registry.example:5000/team/oracle", "registry.example:5000/team/oracle"),
+    ("oracle", "oracle"),
+])
+def test_the_tars_script_mentions_the_image_without_its_tag(uri, mention):
+    assert contract(enclave_build_docker_uri={"oracle": uri})[1]["mentions"] == [mention]
+
+
+def test_a_kind_without_a_folder_or_image_gives_empty_names():
+    assert contract(enclave_build_enclave_dirs={}, enclave_build_docker_uri={})[1:] == [
+        {"path": "/tars2image.sh", "variable": "enclave_build_tars_script", "mentions": [""]},
+        dict(ORACLE_SERVE, path="/serve_oracle.sh"),
+    ]
+
+
+def test_the_contract_needs_the_settings_as_a_dictionary():
+    with pytest.raises(plugin.AnsibleFilterError, match="expects the role's variables as a dictionary, got list"):
+        FILTERS["enclave_build_contract"]([])
+
+
+# --- enclave_build_record_context ------------------------------------------------------------------------
+
+def test_the_record_context_names_what_the_image_was_built_from():
+    settings = dict(role_defaults(), enclave_build_strategy="once", enclave_build_repo_url="file:///srv/git/x.git")
+    assert FILTERS["enclave_build_record_context"](settings, "a", COMMIT) == CONTEXT
+    with pytest.raises(plugin.AnsibleFilterError, match="expects the role's variables"):
+        FILTERS["enclave_build_record_context"](None, "a", COMMIT)

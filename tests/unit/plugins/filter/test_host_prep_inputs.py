@@ -216,7 +216,7 @@ def test_socat_a_problem_found_on_the_host_and_an_unsupported_system():
 
 
 def test_the_filters_are_registered():
-    assert set(inputs.FilterModule().filters()) == {"host_prep_input_errors", "socat_input_errors"}
+    assert set(inputs.FilterModule().filters()) == {"host_prep_input_errors", "socat_input_errors", "host_prep_reboot_reasons"}
 
 
 # `$` matches before a trailing line break; names and paths are matched to their very end.
@@ -236,3 +236,45 @@ def test_a_pinned_nitro_cli_version_is_a_package_version(pin, bad):
     message = ("host_prep_nitro_cli_version must be empty (any version) or a package version such as 1.2.2 or"
                " 1.2.2-1.amzn2023 (got '%s')" % pin)
     assert errors(host_prep_nitro_cli_version=pin) == ([message] if bad else [])
+
+
+# --- host_prep_reboot_reasons ----------------------------------------------------------------------------
+
+SKIPPED = {"changed": False, "skipped": True}
+PACKAGES_REASON = "a package change asks for it (new kernel or driver)"
+JOINED = {"user": {"name": "oracle", "exists": True, "login": True, "joins_groups": True}}
+
+
+def reasons(reboot_required=None, needs_restarting=None, facts=None, groups=("ne", "docker")):
+    checks = {"reboot_required": reboot_required or SKIPPED, "needs_restarting": needs_restarting or SKIPPED}
+    return inputs.FilterModule().filters()["host_prep_reboot_reasons"](checks, facts or FACTS, list(groups))
+
+
+@pytest.mark.parametrize("reboot_required, needs_restarting, expected", [
+    (SKIPPED, SKIPPED, []),
+    ({"stat": {"exists": False}}, SKIPPED, []),
+    ({"stat": {"exists": True}}, SKIPPED, [PACKAGES_REASON]),
+    (SKIPPED, {"rc": 0}, []),
+    (SKIPPED, {"rc": 1}, [PACKAGES_REASON]),
+    # needs-restarting missing or broken is no reason to reboot.
+    (SKIPPED, {"rc": 127}, []),
+])
+def test_a_package_change_asks_for_a_reboot(reboot_required, needs_restarting, expected):
+    assert reasons(reboot_required, needs_restarting) == expected
+
+
+def test_a_login_user_that_joined_groups():
+    assert reasons(facts=JOINED) == ["user oracle joined ne, docker and may have running sessions"]
+    assert reasons({"stat": {"exists": True}}, facts=JOINED) == [
+        PACKAGES_REASON, "user oracle joined ne, docker and may have running sessions"]
+    no_login = {"user": dict(JOINED["user"], login=False)}
+    assert reasons(facts=no_login) == []
+    assert reasons(facts={"user": dict(JOINED["user"], joins_groups=False)}) == []
+
+
+def test_the_filter_is_documented():
+    import os
+    import yaml
+    path = os.path.join(os.path.dirname(inputs.__file__), "host_prep_reboot_reasons.yml")
+    with open(path) as handle:
+        assert yaml.safe_load(handle)["DOCUMENTATION"]["name"] == "host_prep_reboot_reasons"

@@ -25,7 +25,7 @@ ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # from the EIP-55 specif
 
 def test_filter_names():
     assert sorted(FILTERS) == ["eth_checksum_address", "opn_to_wei", "oracle_input_errors", "oracle_serve_settings",
-                               "rollout_setting_errors", "wei_to_opn"]
+                               "rollout_setting_errors", "serving_input_errors", "wei_to_opn"]
 
 
 @pytest.mark.parametrize("name", sorted(FILTERS))
@@ -372,3 +372,48 @@ def test_the_role_refuses_extra_settings_that_override_a_validated_value(tmp_pat
     shown = role_settings(tmp_path, {"PRICE": "0"})
     assert shown.get("failed"), shown
     assert "oracle_service_extra_settings: PRICE is set by oracle_service_price" in json.dumps(shown)
+
+
+GOOD_ORACLE = {
+    "oracle_service_provider": ADDRESS, "oracle_service_registry": "203.0.113.10", "oracle_service_price": "2.5 OPN",
+    "oracle_service_enclave_memory_mib": 10000, "oracle_service_enclave_cpu_count": 2,
+    "host_prep_allocator_memory_mib": 11000, "host_prep_allocator_cpu_count": 2,
+    "enclave_build_result": {"kind": "oracle", "path": "/opt/opencontracts/oracle.eif", "size": 2 ** 30},
+}
+
+
+def test_serving_input_errors_of_a_good_oracle_and_registry():
+    assert FILTERS["serving_input_errors"](GOOD_ORACLE, "oracle-1") == []
+    registry = {"registry_service_enclave_memory_mib": 4000, "registry_service_enclave_cpu_count": 2,
+                "host_prep_allocator_memory_mib": 4096, "host_prep_allocator_cpu_count": 2,
+                "enclave_build_result": {"kind": "registry", "path": "/opt/opencontracts/registry.eif", "size": 0}}
+    assert FILTERS["serving_input_errors"](registry, "registry-1", "registry") == []
+
+
+@pytest.mark.parametrize("image, shown", [
+    (None, "no enclave_build_result"),
+    ({"kind": "registry", "path": "/opt/r.eif"}, "{'kind': 'registry', 'path': '/opt/r.eif'}"),
+    ({"kind": "oracle", "path": "oracle.eif"}, "{'kind': 'oracle', 'path': 'oracle.eif'}"),
+])
+def test_serving_input_errors_name_an_image_that_is_not_the_oracles(image, shown):
+    errors = FILTERS["serving_input_errors"](dict(GOOD_ORACLE, enclave_build_result=image), "oracle-1")
+    assert errors == ["oracle-1: oracle_service serves the image that opencontracts.enclave.enclave_build installs and "
+                      "describes in the fact enclave_build_result (with enclave_build_kind: oracle); got " + shown]
+
+
+def test_serving_input_errors_check_the_memory_against_the_image_size_after_the_image():
+    image = dict(GOOD_ORACLE["enclave_build_result"], size=3 * 2 ** 30)
+    errors = FILTERS["serving_input_errors"](dict(GOOD_ORACLE, enclave_build_result=image,
+                                                  oracle_service_price=2.5), "oracle-1")
+    assert [error.split(": ")[:2] for error in errors] == [
+        ["oracle-1", "oracle_service_price"], ["oracle-1", "oracle_service_enclave_memory_mib"]]
+    wrong_kind = dict(image, kind="registry")
+    errors = FILTERS["serving_input_errors"](dict(GOOD_ORACLE, enclave_build_result=wrong_kind), "oracle-1")
+    assert "serves the image" in errors[0] and len(errors) == 2
+
+
+def test_serving_input_errors_option_errors_are_filter_errors():
+    with pytest.raises(AnsibleFilterError, match="expects the host's variables as a dictionary"):
+        FILTERS["serving_input_errors"]([], "oracle-1")
+    with pytest.raises(AnsibleFilterError, match="kind must be one of"):
+        FILTERS["serving_input_errors"](GOOD_ORACLE, "oracle-1", "client")

@@ -317,6 +317,14 @@ def test_without_rustup_rustup_init_is_fetched(host):
     assert result["work"]["rust"] and result["work"]["any"]
 
 
+def test_rustup_and_cargo_run_with_the_toolchains_folders(host):
+    result = run_module(host_prep_facts.main, rust_args(host), commands=FakeHost(EVERYTHING_DEBIAN))
+    home = str(host["tmp"] / "rust")
+    assert result["rust"]["environment"] == {
+        "RUSTUP_HOME": home + "/rustup", "CARGO_HOME": home + "/cargo",
+        "PATH": home + "/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
 def test_rustup_with_the_toolchain_and_a_missing_target(host):
     install_rustup(host)
     fake = FakeHost(EVERYTHING_DEBIAN)

@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The enclave_service role's logic besides its input rules: how its unit tells the service's enclaves, and its
+result (what its health gate's stages registered, combined into one fact).
+
+The stages (roles/enclave_service/tasks/health.yml) are the restart handler, the module enclave_health,
+the attestation probe and check (modules attestation_probe and attestation_verify) and the registry's
+quote (module registry_quote). A stage that did not run registered a skipped result, or nothing (the
+restart handler): :func:`service_result` takes either, and never fails on a missing value.
+
+Public API: :func:`enclave_selector`, :func:`restarted`, :func:`service_result`.
+"""
+
+from collections.abc import Mapping
+
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.registry_quote import verdict_of_result
+
+
+def enclave_selector(enclave_name, pcr0s):
+    """How the unit's helper (service_enclave.py terminate) tells the service's enclaves: ``--name NAME`` when the
+    operator names the enclave, else ``--pcr0 P`` for every PCR0 the service may have served (lowercase, each once,
+    in order; empty ones left out)."""
+    if enclave_name:
+        return "--name %s" % enclave_name
+    seen = []
+    for value in pcr0s or []:
+        value = str(value or "").lower()
+        if value and value not in seen:
+            seen.append(value)
+    return "--pcr0 " + " --pcr0 ".join(seen)
+
+
+def _get(value, *path, default=None):
+    """``value[path[0]][path[1]]...``, or ``default`` when a key along the path is missing (a null stays null)."""
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return default
+        value = value[key]
+    return value
+
+
+def restarted(restart):
+    """Whether the restart handler ran in this run (in check mode it reports changed, or skips a unit that is not
+    installed yet: both mean the service would be started). ``restart`` is its registered result, or nothing."""
+    return bool(_get(restart, "changed", default=False) or _get(restart, "skipped", default=False))
+
+
+def attested(probe, verify):
+    """``verified``, ``busy``, or ``not_checked`` (the stage is off or was skipped); a failed check failed the host."""
+    if _get(verify, "verified", default=False):
+        return "verified"
+    return _get(probe, "status", default="not_checked")
+
+
+def service_result(stages, context):
+    """The fact enclave_service_result (see the role's README) from the stages' registered results.
+
+    stages: ``{restart, health, attest_probe, attest_verify, registry_quote}``, each a registered result or nothing;
+    context: ``{check_mode, enclave_name, unit, settings, optional_settings, registry_quote_address,
+    registry_quote_url}`` (the serve script's settings, and those it may lack).
+    """
+    stages = stages if isinstance(stages, Mapping) else {}
+    context = context if isinstance(context, Mapping) else {}
+    health = stages.get("health")
+    probe = stages.get("attest_probe")
+    settings = context.get("settings") or {}
+    return {
+        "state": _get(health, "enclave", "state", default="PENDING" if context.get("check_mode") else "UNKNOWN"),
+        "healthy": _get(health, "healthy", default=False),
+        "enclave_id": _get(health, "enclave", "id"),
+        "enclave_name": _get(health, "enclave", "name", default=context.get("enclave_name") or None),
+        "flags": _get(health, "enclave", "flags"),
+        "pcr0": _get(health, "pcr0"),
+        "pcr0_permitted": _get(health, "pcr0_permitted", default=False),
+        "matched_pcr0": _get(health, "matched_pcr0"),
+        "attested": attested(probe, stages.get("attest_verify")),
+        "port_open": _get(health, "port_open", default=False),
+        # The registry's verdict on this oracle: state registered, not_quoted, degraded or not_checked.
+        "registry_quote": verdict_of_result(
+            stages.get("registry_quote"), context.get("registry_quote_address"), settings.get("PRICE", ""),
+            provider=settings.get("PROVIDER", ""), registry="the registry %s" % context.get("registry_quote_url"),
+            busy=_get(probe, "status", default="") == "busy"),
+        "restarted": restarted(stages.get("restart")),
+        "unit": context.get("unit"),
+        "settings": dict(settings, **(context.get("optional_settings") or {})),
+    }
