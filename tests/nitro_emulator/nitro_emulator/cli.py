@@ -11,6 +11,7 @@ import json
 import math
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -615,10 +616,12 @@ def bootstrap_ramdisk(blobs):
 
 
 def padding_ramdisk(mib):
-    """A third ramdisk holding /padding, MiB zero bytes: what a large image (a browser, an X server) adds to an
-    EIF. A real ramdisk (newc cpio), so PCR0 and PCR2 cover it like every other ramdisk."""
+    """A third ramdisk holding /padding, MiB of bytes: what a large image (a browser, an X server) adds to an
+    EIF. A real ramdisk (newc cpio), so PCR0 and PCR2 cover it like every other ramdisk. The bytes are
+    pseudo-random from a fixed seed: the same on every host (so is PCR0) and, like the compressed files of a
+    real image, not made smaller by a transport's compression (ssh -C)."""
     archive = cpio.Archive()
-    archive.add_file("padding", bytes(mib * 1024 * 1024), 0o644)
+    archive.add_file("padding", random.Random(mib).randbytes(mib * 1024 * 1024), 0o644)
     return archive.to_bytes()
 
 
