@@ -620,8 +620,9 @@ def padding_ramdisk(mib):
     EIF. A real ramdisk (newc cpio), so PCR0 and PCR2 cover it like every other ramdisk. The bytes are
     pseudo-random from a fixed seed: the same on every host (so is PCR0) and, like the compressed files of a
     real image, not made smaller by a transport's compression (ssh -C)."""
+    generator = random.Random(mib)
     archive = cpio.Archive()
-    archive.add_file("padding", random.Random(mib).randbytes(mib * 1024 * 1024), 0o644)
+    archive.add_file("padding", b"".join(generator.randbytes(1024 * 1024) for _mib in range(mib)), 0o644)
     return archive.to_bytes()
 
 
