@@ -23,6 +23,13 @@ SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}\Z")
 PIP_INDEX_RE = re.compile(r"^(https?|file)://\S+\Z")
 ARTIFACT_URL_RE = re.compile(r"^(https?|ftp|file)://\S+[^/]\Z")
 DOCKER_URI_RE = re.compile(r"^[a-z0-9][a-zA-Z0-9._/:@-]*\Z")
+# S3 bucket names (the rules for new buckets: 3-63 characters, lower case, digits, '.', '-').
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+\Z")
+ENDPOINT_RE = re.compile(r"^https?://[^/\s]+/?\Z")
+S3_PREFIX_RE = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*\Z")
+# A presigned URL (signature version 4) lives at most a week.
+MAX_URL_EXPIRY = 604800
 SUPPORTED_PLATFORMS = ("debian", "amazon2", "amazon2023")
 SYSTEM_FOLDERS = ("/", "/opt", "/usr", "/var", "/tmp", "/root", "/home")
 
@@ -121,6 +128,8 @@ def _input_errors(settings, host, platform, distribution, play_hosts, controller
         yield ("enclave_build_builder ('%s') must be empty or a host of this play (%s)"
                % (builder, ", ".join(play_hosts)))
 
+    yield from _distribution_errors(settings)
+
     if method == "tars":
         tars = (get("enclave_build_image_tars") or {}).get(kind)
         if not (_is_list(tars) and tars and all(_inside(tar) for tar in tars)):
@@ -149,6 +158,57 @@ def _input_errors(settings, host, platform, distribution, play_hosts, controller
         if not SHA256_RE.match(_text(get("enclave_build_artifact_sha256"))):
             yield ("method artifact needs enclave_build_artifact_sha256 (64 hex digits; got '%s'): a prebuilt image "
                    "is never installed unchecked" % _text(get("enclave_build_artifact_sha256")))
+
+
+def _distribution_errors(settings):
+    """The rules of enclave_build_distribution, the S3 settings and enclave_build_receiver_checkout."""
+    get = settings.get
+    distribution = get("enclave_build_distribution", "controller")
+    if distribution not in ("controller", "s3"):
+        yield "enclave_build_distribution must be controller or s3; got '%s'" % _text(distribution)
+    checkout = get("enclave_build_receiver_checkout", "sparse")
+    if checkout not in ("sparse", "full"):
+        yield "enclave_build_receiver_checkout must be sparse or full; got '%s'" % _text(checkout)
+    if distribution != "s3":
+        return
+    if get("enclave_build_strategy") != "once":
+        yield ("enclave_build_distribution s3 needs enclave_build_strategy once: with %s every host builds its own "
+               "image and there is nothing to distribute" % _text(get("enclave_build_strategy")))
+    bucket = _text(get("enclave_build_s3_bucket"))
+    if not bucket:
+        yield "enclave_build_distribution s3 needs enclave_build_s3_bucket, the bucket that holds the verified images"
+    elif not BUCKET_RE.match(bucket) or ".." in bucket:
+        yield ("enclave_build_s3_bucket must be an S3 bucket name (3-63 lower-case letters, digits, '.' and '-'); got '%s'"
+               % bucket)
+    prefix = _text(get("enclave_build_s3_prefix"))
+    if not S3_PREFIX_RE.match(prefix) or ".." in prefix.split("/") or "." in prefix.split("/"):
+        yield ("enclave_build_s3_prefix must be a key prefix without a leading or trailing '/' (letters, digits and "
+               "!_.*'()- between single slashes); got '%s'" % prefix)
+    region = _text(get("enclave_build_s3_region"))
+    if region and not REGION_RE.match(region):
+        yield "enclave_build_s3_region must be empty or an AWS region such as eu-central-1; got '%s'" % region
+    endpoint = _text(get("enclave_build_s3_endpoint_url"))
+    if endpoint and not ENDPOINT_RE.match(endpoint):
+        yield "enclave_build_s3_endpoint_url must be empty or an http(s) URL without a path; got '%s'" % endpoint
+    sse = get("enclave_build_s3_sse")
+    if sse not in ("AES256", "aws:kms"):
+        yield "enclave_build_s3_sse must be AES256 or aws:kms (the images are always stored encrypted); got '%s'" % _text(sse)
+    elif _text(get("enclave_build_s3_kms_key_id")) and sse != "aws:kms":
+        yield "enclave_build_s3_kms_key_id needs enclave_build_s3_sse aws:kms; it is '%s'" % sse
+    expiry = get("enclave_build_s3_url_expiry")
+    try:
+        expiry_ok = not isinstance(expiry, bool) and 1 <= int(expiry) <= MAX_URL_EXPIRY and int(expiry) == float(expiry)
+    except (TypeError, ValueError):
+        expiry_ok = False
+    if not expiry_ok:
+        yield ("enclave_build_s3_url_expiry must be a whole number of seconds from 1 to %d (a week); got %s"
+               % (MAX_URL_EXPIRY, expiry))
+    access = get("enclave_build_s3_access")
+    if access not in ("presigned", "instance_profile"):
+        yield "enclave_build_s3_access must be presigned or instance_profile; got '%s'" % _text(access)
+    if not _positive(get("enclave_build_s3_download_retries")):
+        yield ("enclave_build_s3_download_retries must be a whole number, at least 1; got %s"
+               % get("enclave_build_s3_download_retries"))
 
 
 def enclave_build_input_errors(settings, host="", platform="", distribution="", play_hosts=None,
@@ -198,6 +258,10 @@ def build_identity(settings):
         "artifact": [get("enclave_build_artifact_url"), _text(get("enclave_build_artifact_sha256")).lower()]
         if method == "artifact" else [],
         "signing": [get("enclave_build_signing_certificate"), get("enclave_build_private_key")],
+        # Where the builder puts the verified image is where its hosts look for it.
+        "distribution": [get("enclave_build_distribution", "controller")] + (
+            [get("enclave_build_s3_bucket"), get("enclave_build_s3_prefix"), get("enclave_build_s3_endpoint_url")]
+            if get("enclave_build_distribution") == "s3" else []),
     }
 
 
@@ -220,6 +284,35 @@ def _built_earlier(hostvars, host):
     plan = _var(hostvars, host, "_enclave_build_plan") or {}
     mine = plan.get(host) if isinstance(plan, dict) else None
     return bool(mine and mine.get("builds")) and _var(hostvars, host, "_enclave_build_verified") is not None
+
+
+def receiver_paths(settings):
+    """The sparse-checkout patterns of a host that does not build: the folders it runs, without the image tars."""
+    get = (settings or {}).get
+    kind = _text(get("enclave_build_kind"))
+    folders = get("enclave_build_enclave_dirs")
+    folder = _text(folders.get(kind) if isinstance(folders, dict) else "").strip("/")
+    requirements = posixpath.dirname(_text(get("enclave_build_requirements_file")).strip("/"))
+    paths = []
+    for name in (requirements, folder):
+        if name and "/%s/" % name not in paths:
+            paths.append("/%s/" % name)
+    if not requirements:
+        paths.append("/%s" % _text(get("enclave_build_requirements_file")).strip("/"))
+    tars = get("enclave_build_image_tars")
+    names = tars.get(kind) if isinstance(tars, dict) else None
+    if folder and _is_list(names):
+        # Every form of each tar: name.tar, name.tar.gz, name.tar.gz.aa ...
+        paths.extend("!/%s/%s*" % (folder, _text(name).strip("/")) for name in names if _inside(name))
+    return paths
+
+
+def _checkout_paths(request, builds):
+    if builds or request.get("enclave_build_strategy") != "once":
+        return []
+    if request.get("enclave_build_receiver_checkout", "sparse") != "sparse":
+        return []
+    return receiver_paths(request)
 
 
 def enclave_build_plan(play_hosts_all, hostvars, play_hosts, controller_file=os.path.isfile):
@@ -257,7 +350,11 @@ def enclave_build_plan(play_hosts_all, hostvars, play_hosts, controller_file=os.
             request, host=host, platform=facts.get("platform", "unsupported"), play_hosts=play_hosts,
             distribution=("%s %s" % (facts.get("distribution", "unknown"), facts.get("distribution_version", ""))).strip(),
             controller_file=controller_file) + errors
+        checkout = _checkout_paths(request, builder == host)
+        sparse_now = ((facts.get("checkout") or {}).get("sparse") or []) if isinstance(facts, dict) else []
         plan[host] = {"builder": builder, "builds": builder == host, "sends": False,
+                      "checkout": checkout, "checkout_sparse_current": list(sparse_now) == checkout,
+                      "up_to_date": bool(facts.get("up_to_date")) and list(sparse_now) == checkout,
                       "errors": ["%s: %s" % (host, error) for error in errors],
                       "warnings": ["%s: %s" % (host, warning) for warning in enclave_build_input_warnings(request)]}
     later_batches = len(play_hosts_all) > len(play_hosts)

@@ -228,10 +228,18 @@ checkout:
     current:
       description:
         - Whether the checkout is what the git module would leave - git installed, the repository reachable, C(HEAD)
-          at RV(remote.commit), clean, from O(repo_url).
+          at RV(remote.commit), clean, from O(repo_url) - full or sparse, see RV(checkout.sparse).
       type: bool
+    sparse:
+      description:
+        - Its sparse-checkout patterns (M(opencontracts.enclave.sparse_checkout)) when git's C(core.sparseCheckout) is
+          true; empty for a full checkout.
+      type: list
+      elements: str
     configured_files:
-      description: The files marked skip-worktree (the serve scripts the serving roles configured), relative paths.
+      description:
+        - The files marked skip-worktree (the serve scripts the serving roles configured), relative paths.
+        - In a sparse checkout git marks the files it leaves out skip-worktree too; only files in the work tree count.
       type: list
       elements: str
     requirements_installed:
@@ -243,6 +251,7 @@ checkout:
     origin: https://github.com/open-contracts/enclave-protocol
     clean: true
     current: true
+    sparse: []
     configured_files: [oracle_enclave/serve_oracle.sh]
     requirements_installed: true
 settings_set_aside:
@@ -335,15 +344,13 @@ up_to_date:
 import json
 import os
 import posixpath
-import re
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.opencontracts.enclave.plugins.module_utils import host_state, image_tars, serve_script
+from ansible_collections.opencontracts.enclave.plugins.module_utils import git_checkout, host_state, image_tars, serve_script
 
-COMMIT_RE = re.compile(r"^[0-9a-fA-F]{40}$")
-# git never waits for credentials, and looking never takes the index lock.
-GIT_ENVIRONMENT = dict(host_state.C_LOCALE, GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
+COMMIT_RE = git_checkout.COMMIT_RE
+GIT_ENVIRONMENT = git_checkout.GIT_ENVIRONMENT
 
 
 def read_regular(path, limit=None):
@@ -357,20 +364,7 @@ def read_regular(path, limit=None):
         return None
 
 
-def wanted_commit(version, ls_remote_output):
-    """The commit ``version`` names: itself when a full commit ID, else the advertised (peeled) one, or ''."""
-    if COMMIT_RE.match(version):
-        return version.lower()
-    peeled, plain = "", ""
-    for line in ls_remote_output.splitlines():
-        sha, dummy, ref = line.strip().partition("\t")
-        if not sha:
-            continue
-        if ref.endswith("^{}") and not peeled:
-            peeled = sha
-        elif not plain:
-            plain = sha
-    return (peeled or plain).lower()
+wanted_commit = git_checkout.wanted_commit
 
 
 def first_line(text):
@@ -397,7 +391,7 @@ def git_output(module, git, repo_dir, args):
 
 def describe_checkout(module, git, params, remote):
     repo_dir = params["repo_dir"]
-    result = {"exists": False, "head": "", "origin": "", "clean": False, "current": False,
+    result = {"exists": False, "head": "", "origin": "", "clean": False, "current": False, "sparse": [],
               "configured_files": [], "requirements_installed": False}
     if not os.path.isdir(repo_dir) or not os.path.exists(os.path.join(repo_dir, ".git")):
         return result
@@ -406,8 +400,10 @@ def describe_checkout(module, git, params, remote):
         return result
     result["head"] = (git_output(module, git, repo_dir, ["rev-parse", "--verify", "-q", "HEAD"]) or "").strip()
     result["origin"] = (git_output(module, git, repo_dir, ["config", "--get", "remote.origin.url"]) or "").strip()
+    enabled = (git_output(module, git, repo_dir, ["config", "--bool", "--get", "core.sparseCheckout"]) or "").strip()
+    result["sparse"] = git_checkout.sparse_patterns(repo_dir, enabled == "true")
     listed = git_output(module, git, repo_dir, ["ls-files", "-v"]) or ""
-    result["configured_files"] = [line[2:] for line in listed.splitlines() if line.startswith("S ")]
+    result["configured_files"] = git_checkout.configured_files(repo_dir, listed, bool(result["sparse"]))
     status = git_output(module, git, repo_dir, ["status", "--porcelain", "--untracked-files=no"])
     result["clean"] = status is not None and status.strip() == ""
     installed = read_regular(os.path.join(params["venv_dir"], ".requirements.txt"))

@@ -178,11 +178,117 @@ def test_the_plan_carries_every_hosts_input_errors_and_warnings():
 
 def test_strategy_once_one_builder_for_the_same_inputs():
     result = plan(hostvars_of(a=settings(), b=settings(), c=settings()), ["a", "b", "c"])
+    full = {"checkout": [], "checkout_sparse_current": True, "up_to_date": False}
+    # The receivers: the requirements' folder and the kind's folder, without the tars in any form.
+    sparse = {"checkout": ["/ec2_instance/", "/oracle_enclave/", "!/oracle_enclave/oracle_enclave.tar*"],
+              "checkout_sparse_current": False, "up_to_date": False}
     assert result == {
-        "a": {"builder": "a", "builds": True, "sends": True, "errors": [], "warnings": []},
-        "b": {"builder": "a", "builds": False, "sends": False, "errors": [], "warnings": []},
-        "c": {"builder": "a", "builds": False, "sends": False, "errors": [], "warnings": []},
+        "a": dict(full, builder="a", builds=True, sends=True, errors=[], warnings=[]),
+        "b": dict(sparse, builder="a", builds=False, sends=False, errors=[], warnings=[]),
+        "c": dict(sparse, builder="a", builds=False, sends=False, errors=[], warnings=[]),
     }
+
+
+RECEIVER_PATHS = ["/ec2_instance/", "/oracle_enclave/", "!/oracle_enclave/oracle_enclave.tar*"]
+
+
+def with_checkout(hostvars, host, patterns):
+    hostvars[host]["__enclave_build_facts"] = dict(DEBIAN, checkout={"sparse": patterns})
+    return hostvars
+
+
+def test_a_receivers_sparse_checkout_with_the_patterns_is_current():
+    result = plan(with_checkout(hostvars_of(a=settings(), b=settings()), "b", RECEIVER_PATHS), ["a", "b"])
+    assert result["b"]["checkout"] == RECEIVER_PATHS and result["b"]["checkout_sparse_current"] is True
+
+
+def test_up_to_date_needs_the_facts_and_the_patterns():
+    hostvars = hostvars_of(a=settings(), b=settings(), c=settings())
+    hostvars["a"]["__enclave_build_facts"] = dict(DEBIAN, up_to_date=True, checkout={"sparse": []})
+    hostvars["b"]["__enclave_build_facts"] = dict(DEBIAN, up_to_date=True, checkout={"sparse": RECEIVER_PATHS})
+    # c's checkout is the full one of a host that built before.
+    hostvars["c"]["__enclave_build_facts"] = dict(DEBIAN, up_to_date=True, checkout={"sparse": []})
+    result = plan(hostvars, ["a", "b", "c"])
+    assert [result[h]["up_to_date"] for h in "abc"] == [True, True, False]
+
+
+def test_a_builder_that_was_a_receiver_needs_a_full_checkout_again():
+    result = plan(with_checkout(hostvars_of(a=settings(), b=settings()), "a", RECEIVER_PATHS), ["a", "b"])
+    assert result["a"]["builds"] and result["a"]["checkout"] == []
+    assert result["a"]["checkout_sparse_current"] is False
+
+
+def test_receivers_check_out_everything_when_asked():
+    result = plan(hostvars_of(a=settings(enclave_build_receiver_checkout="full"),
+                              b=settings(enclave_build_receiver_checkout="full")), ["a", "b"])
+    assert result["b"]["checkout"] == [] and result["b"]["checkout_sparse_current"] is True
+
+
+def test_receiver_patterns_leave_out_every_tar_of_the_kind():
+    values = settings(enclave_build_kind="registry", enclave_build_requirements_file="requirements.txt",
+                      enclave_build_image_tars={"registry": ["part.aa", "part.ab"]},
+                      enclave_build_permitted_pcr0={"registry": [PCR0]})
+    result = plan(hostvars_of(a=values, b=values), ["a", "b"])
+    assert result["b"]["checkout"] == ["/registry_enclave/", "/requirements.txt",
+                                       "!/registry_enclave/part.aa*", "!/registry_enclave/part.ab*"]
+
+
+def test_hosts_that_put_the_image_elsewhere_do_not_share_a_builder():
+    s3 = {"enclave_build_distribution": "s3", "enclave_build_s3_bucket": "eif-one"}
+    result = plan(hostvars_of(a=settings(**s3), b=settings(**{**s3, "enclave_build_s3_bucket": "eif-two"}),
+                              c=settings(**s3)), ["a", "b", "c"])
+    assert [result[h]["builder"] for h in "abc"] == ["a", "b", "a"]
+    assert result["b"]["errors"] == [] and result["c"]["checkout"] == RECEIVER_PATHS
+
+
+S3 = {"enclave_build_strategy": "once", "enclave_build_distribution": "s3", "enclave_build_s3_bucket": "opencontracts-eif"}
+
+
+@pytest.mark.parametrize("changes, messages", [
+    ({}, []),
+    ({"enclave_build_s3_region": "eu-central-1", "enclave_build_s3_endpoint_url": "http://10.89.0.9:5000",
+      "enclave_build_s3_sse": "aws:kms", "enclave_build_s3_kms_key_id": "alias/eif", "enclave_build_s3_url_expiry": 604800,
+      "enclave_build_s3_access": "instance_profile", "enclave_build_s3_prefix": "fleet-1/eif"}, []),
+    ({"enclave_build_distribution": "ftp"}, ["enclave_build_distribution must be controller or s3; got 'ftp'"]),
+    ({"enclave_build_receiver_checkout": "none"}, ["enclave_build_receiver_checkout must be sparse or full; got 'none'"]),
+    ({"enclave_build_strategy": "per_host"},
+     ["enclave_build_distribution s3 needs enclave_build_strategy once: with per_host every host builds its own image "
+      "and there is nothing to distribute"]),
+    ({"enclave_build_s3_bucket": ""},
+     ["enclave_build_distribution s3 needs enclave_build_s3_bucket, the bucket that holds the verified images"]),
+    ({"enclave_build_s3_bucket": "My_Bucket"},
+     ["enclave_build_s3_bucket must be an S3 bucket name (3-63 lower-case letters, digits, '.' and '-'); got 'My_Bucket'"]),
+    ({"enclave_build_s3_prefix": "/eif/"},
+     ["enclave_build_s3_prefix must be a key prefix without a leading or trailing '/' (letters, digits and !_.*'()- "
+      "between single slashes); got '/eif/'"]),
+    ({"enclave_build_s3_prefix": "eif/../x"},
+     ["enclave_build_s3_prefix must be a key prefix without a leading or trailing '/' (letters, digits and !_.*'()- "
+      "between single slashes); got 'eif/../x'"]),
+    ({"enclave_build_s3_region": "Frankfurt"},
+     ["enclave_build_s3_region must be empty or an AWS region such as eu-central-1; got 'Frankfurt'"]),
+    ({"enclave_build_s3_endpoint_url": "10.89.0.9:5000"},
+     ["enclave_build_s3_endpoint_url must be empty or an http(s) URL without a path; got '10.89.0.9:5000'"]),
+    ({"enclave_build_s3_sse": ""},
+     ["enclave_build_s3_sse must be AES256 or aws:kms (the images are always stored encrypted); got ''"]),
+    ({"enclave_build_s3_kms_key_id": "alias/eif"},
+     ["enclave_build_s3_kms_key_id needs enclave_build_s3_sse aws:kms; it is 'AES256'"]),
+    ({"enclave_build_s3_url_expiry": 0},
+     ["enclave_build_s3_url_expiry must be a whole number of seconds from 1 to 604800 (a week); got 0"]),
+    ({"enclave_build_s3_url_expiry": 604801},
+     ["enclave_build_s3_url_expiry must be a whole number of seconds from 1 to 604800 (a week); got 604801"]),
+    ({"enclave_build_s3_url_expiry": "soon"},
+     ["enclave_build_s3_url_expiry must be a whole number of seconds from 1 to 604800 (a week); got soon"]),
+    ({"enclave_build_s3_access": "keys"},
+     ["enclave_build_s3_access must be presigned or instance_profile; got 'keys'"]),
+    ({"enclave_build_s3_download_retries": 0},
+     ["enclave_build_s3_download_retries must be a whole number, at least 1; got 0"]),
+])
+def test_one_message_per_broken_distribution_rule(changes, messages):
+    assert errors(**dict(S3, **changes)) == messages
+
+
+def test_the_s3_settings_are_not_judged_without_s3():
+    assert errors(enclave_build_s3_bucket="My_Bucket", enclave_build_s3_url_expiry=0) == []
 
 
 def test_different_inputs_have_their_own_builder():
@@ -194,7 +300,8 @@ def test_different_inputs_have_their_own_builder():
 def test_per_host_builds_everywhere_and_sends_nothing():
     result = plan(hostvars_of(a=settings(enclave_build_strategy="per_host"),
                               b=settings(enclave_build_strategy="per_host")), ["a", "b"])
-    assert all(result[h] == {"builder": h, "builds": True, "sends": False, "errors": [], "warnings": []} for h in "ab")
+    assert all(result[h] == {"builder": h, "builds": True, "sends": False, "checkout": [], "checkout_sparse_current": True,
+                             "up_to_date": False, "errors": [], "warnings": []} for h in "ab")
 
 
 def test_a_lone_builder_sends_only_when_later_batches_follow():
@@ -219,7 +326,8 @@ def test_an_earlier_batch_builder_serves_the_later_batches():
     hostvars["a"]["_enclave_build_plan"] = {"a": {"builder": "a", "builds": True, "sends": True, "errors": []}}
     hostvars["a"]["_enclave_build_verified"] = {"sha256": "ab" * 32}
     result = plan(hostvars, ["b", "c"], ["a", "b", "c"])
-    assert result["b"] == {"builder": "a", "builds": False, "sends": False, "errors": [], "warnings": []}
+    assert result["b"] == {"builder": "a", "builds": False, "sends": False, "checkout": RECEIVER_PATHS,
+                           "checkout_sparse_current": False, "up_to_date": False, "errors": [], "warnings": []}
     assert result["c"]["builder"] == "a"
 
 

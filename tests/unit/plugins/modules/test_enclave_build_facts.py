@@ -46,6 +46,8 @@ class Git:
         assert argv[0] == "/usr/bin/git", argv
         assert kwargs["environ_update"]["GIT_TERMINAL_PROMPT"] == "0"
         assert kwargs["environ_update"]["GIT_OPTIONAL_LOCKS"] == "0"
+        if argv[1] == "config" and "core.sparseCheckout" in argv:
+            return self.answers.get("sparse", (1, "", ""))
         if argv[1:3] == ["lfs", "version"]:
             return self.answers.get("lfs", (1, "", "git: 'lfs' is not a git command. See 'git --help'.\n"))
         return self.answers[argv[1]]
@@ -100,7 +102,7 @@ def test_everything_in_place_is_up_to_date(host):
     assert result["git"] is True
     assert result["remote"] == {"reachable": True, "pinned": True, "commit": COMMIT, "error": None}
     assert result["checkout"] == {
-        "exists": True, "head": COMMIT, "origin": URL, "clean": True, "current": True,
+        "exists": True, "head": COMMIT, "origin": URL, "clean": True, "current": True, "sparse": [],
         "configured_files": ["oracle_enclave/serve_oracle.sh"], "requirements_installed": True}
     assert result["settings_set_aside"] is False
     assert result["installed_image"] == {"exists": False, "sha256": None, "mode": None, "record": None}
@@ -169,7 +171,7 @@ def test_changed_requirements_are_not_installed(host):
 def test_no_checkout_yet(host):
     result, git = run(host, current_checkout(), repo_dir=str(host / "nothing-here"))
     assert result["checkout"] == {"exists": False, "head": "", "origin": "", "clean": False, "current": False,
-                                  "configured_files": [], "requirements_installed": False}
+                                  "sparse": [], "configured_files": [], "requirements_installed": False}
     assert [argv[1] for argv, dummy in git.calls if argv[0] != "dpkg-query"] == ["ls-remote"]
 
 
@@ -395,3 +397,33 @@ def test_contract_names_each_difference_and_its_variable(host):
 def test_a_contract_entry_without_a_variable_fails_clearly(host):
     result, dummy = run(host, current_checkout(), contract=[{"path": "x"}])
     assert result["failed"] and "contract[0] needs a path and a variable" in result["msg"]
+
+
+# A receiver's sparse checkout (non-cone patterns, as sparse_checkout writes them).
+SPARSE = ["/ec2_instance/", "/oracle_enclave/", "!/oracle_enclave/oracle_enclave.tar*"]
+# `git ls-files -v` there: the tars left out are skip-worktree (S) like the configured serve script.
+LS_FILES_SPARSE = ("S oracle_enclave/serve_oracle.sh\nS oracle_enclave/oracle_enclave.tar.gz.aa\n"
+                   "S oracle_enclave/oracle_enclave.tar.gz.ab\nH ec2_instance/requirements.txt\nS README.md\n")
+
+
+def sparse_host(host, patterns):
+    (host / "enclave-protocol" / ".git" / "info").mkdir()
+    (host / "enclave-protocol" / ".git" / "info" / "sparse-checkout").write_text("\n".join(patterns) + "\n")
+    (host / "enclave-protocol" / "oracle_enclave").mkdir()
+    (host / "enclave-protocol" / "oracle_enclave" / "serve_oracle.sh").write_text("PRICE=1\n")
+
+
+def test_a_sparse_checkout_reports_its_patterns_and_only_present_files_as_configured(host):
+    sparse_host(host, SPARSE)
+    result, dummy = run(host, current_checkout(sparse=(0, "true\n", ""), **{"ls-files": (0, LS_FILES_SPARSE, "")}))
+    assert result["checkout"]["sparse"] == SPARSE
+    assert result["checkout"]["current"] is True
+    # The tars and README.md are left out (not in the work tree): only the configured serve script counts.
+    assert result["checkout"]["configured_files"] == ["oracle_enclave/serve_oracle.sh"]
+
+
+def test_a_disabled_sparse_checkout_is_full_whatever_its_file_says(host):
+    sparse_host(host, SPARSE)
+    result, dummy = run(host, current_checkout(sparse=(0, "false\n", "")))
+    assert result["checkout"]["sparse"] == []
+    assert result["checkout"]["configured_files"] == ["oracle_enclave/serve_oracle.sh"]
