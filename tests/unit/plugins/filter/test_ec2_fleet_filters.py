@@ -257,7 +257,7 @@ def test_a_bucket_with_a_read_only_profile_is_usable():
 @pytest.mark.parametrize("bucket", ["ab", "Oracles-eif", "oracles_eif", "-oracles", "oracles-", "a" * 64, "oracles..eif",
                                     "oracles.-eif", "192.168.5.4", "xn--oracles", "oracles-s3alias", "oracles--x-s3"])
 def test_a_bad_bucket_name_is_refused(bucket):
-    (message,) = errors_with(**dict(DISTRIBUTION, ec2_fleet_distribution_bucket=bucket))
+    (message,) = errors_with(**{**DISTRIBUTION, "ec2_fleet_distribution_bucket": bucket})
     assert message.startswith("ec2_fleet_distribution_bucket ") and repr(bucket) in message
 
 
