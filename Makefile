@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The molecule hosts' image, tagged by the hash of its recipe.
 export MOLECULE_TEST_IMAGE := $(shell $(HARNESS)/build-image.sh --print-ref)
 
-.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep bench-enclave-build bench-sandbox bench-roles changelog clean
+.PHONY: help setup test unit lint sanity molecule bench-pcr bench-host-prep bench-enclave-build bench-sandbox bench-roles bench-distribution changelog clean
 
 help:
 	@echo "make test       set up (apt packages, .venv, test image) and run every test level"
@@ -31,6 +31,7 @@ help:
 	@echo "make sandbox-clean   remove them"
 	@echo "make bench-sandbox   first converge, no-op and price-change runs of the sandbox (tests/bench/sandbox.sh)"
 	@echo "make bench-fleet     oracle.yml and status.yml on 1, 5 and 20 emulated hosts, before and after the fleet tuning (HOSTS=\"1 5\"; tests/bench/fleet.sh)"
+	@echo "make bench-distribution   a 1 GiB enclave image to 1, 5 and 20 emulated hosts, through the controller vs S3 (HOSTS, ROUNDS, EIF_MIB; tests/bench/distribution.sh)"
 	@echo "make bench-roles     the roles' YAML and Jinja, and the tasks a no-op oracle.yml evaluates per sandbox host (tests/bench/roles.sh)"
 	@echo "make changelog  CHANGELOG.md from changelogs/ (antsibull-changelog; one fragment per change in changelogs/fragments/)"
 	@echo "make clean      remove .venv, caches and the test image"
@@ -99,6 +100,13 @@ bench-roles: $(VENV_STAMP) collection-link test-image
 .PHONY: bench-fleet
 bench-fleet: $(VENV_STAMP) collection-link test-image
 	HOSTS="$(or $(HOSTS),1 5 20)" $(BENCH)/fleet.sh
+
+# Image distribution (docs/benchmarks.md): the builder's verified EIF (EIF_MIB of padding, default 1 GiB) to 1, 5
+# and 20 emulated receivers, enclave_build_distribution controller vs s3 (moto's server in a container), side by
+# side; HOSTS, ROUNDS, EIF_MIB and MODES override (tests/bench/distribution.sh).
+.PHONY: bench-distribution
+bench-distribution: $(VENV_STAMP) collection-link test-image
+	HOSTS="$(or $(HOSTS),1 5 20)" ROUNDS="$(or $(ROUNDS),3)" EIF_MIB="$(or $(EIF_MIB),1024)" $(BENCH)/distribution.sh
 
 # CHANGELOG.md from changelogs/changelog.yaml and the fragments of the changes not released yet
 # (tests/harness/changelog.sh).

@@ -2,7 +2,7 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Filters of the ec2_fleet role: its preflight rules and its security group rules.
+"""Filters of the ec2_fleet role: its preflight rules, its security group rules and its IAM policies.
 
 The rules live in ``plugins/plugin_utils/ec2_fleet.py``; each filter is documented in the YAML
 file of its name beside this one.
@@ -11,9 +11,12 @@ file of its name beside this one.
 from ansible.errors import AnsibleFilterError
 from ansible_collections.opencontracts.enclave.plugins.plugin_utils.ec2_fleet import (
     PRICE_TAG,
+    SSE_CHOICES,
     CidrError,
+    distribution_policies,
     host_prices,
     input_errors,
+    owned,
     security_group_rules,
 )
 
@@ -48,12 +51,37 @@ def ec2_fleet_host_prices(instances, prices, default_price, tag=PRICE_TAG):
     return host_prices(instances, prices, default_price, tag)
 
 
+def ec2_fleet_distribution_policies(bucket, prefix, region, sse="AES256", kms_key_arn=""):
+    """The trust policy and the read-only policy of the role that the fleet's instance profile carries."""
+    for name, value in (("bucket", bucket), ("prefix", prefix), ("region", region)):
+        if not isinstance(value, str) or not value:
+            raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_distribution_policies: %s must be a non-empty "
+                                     "string, got %r" % (name, value))
+    if sse not in SSE_CHOICES:
+        raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_distribution_policies: sse must be one of %s, got %r"
+                                 % (", ".join(SSE_CHOICES), sse))
+    if sse == "aws:kms" and not kms_key_arn:
+        raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_distribution_policies: sse aws:kms needs kms_key_arn")
+    return distribution_policies(bucket, prefix, region, sse, kms_key_arn)
+
+
+def ec2_fleet_owned(resources, fleet, tags_key="tags"):
+    """The resources that carry the fleet's tag and the collection's mark."""
+    if not isinstance(resources, (list, tuple)) or not all(isinstance(r, dict) for r in resources):
+        raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_owned: expects a list of dictionaries, got %r" % (resources,))
+    if not isinstance(fleet, str) or not fleet:
+        raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_owned: fleet must be the fleet's name, got %r" % (fleet,))
+    return owned(resources, fleet, tags_key)
+
+
 class FilterModule(object):
     """The ec2_fleet role's filters."""
 
     def filters(self):
         return {
+            "ec2_fleet_distribution_policies": ec2_fleet_distribution_policies,
             "ec2_fleet_host_prices": ec2_fleet_host_prices,
             "ec2_fleet_input_errors": ec2_fleet_input_errors,
+            "ec2_fleet_owned": ec2_fleet_owned,
             "ec2_fleet_security_group_rules": ec2_fleet_security_group_rules,
         }

@@ -31,6 +31,11 @@ KMS_KEY_RE = re.compile(r"(?:%s|%s|arn:aws[a-z-]*:kms:(?P<region>[a-z]{2}(?:-[a-
                         % (_KEY_ID, _ALIAS, _KEY_ID, _ALIAS))
 
 
+# An IAM instance profile: its name (IAM's characters, at most 128), or its ARN (with an optional path).
+PROFILE_NAME_RE = re.compile(r"[A-Za-z0-9+=,.@_-]{1,128}\Z")
+PROFILE_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:instance-profile/(?:[!-~]*/)?(?P<name>[A-Za-z0-9+=,.@_-]{1,128})\Z")
+
+
 class FleetError(ValueError):
     """An input or an instance type that cannot work; the message tells the operator what to change."""
 
@@ -214,6 +219,29 @@ def root_block_device(image, volume_size, volume_type, kms_key_id=None):
     return [{"DeviceName": root_name, "Ebs": ebs}]
 
 
+def instance_profile_error(profile):
+    """Why ``profile`` names no IAM instance profile (a message), or None when it is a name or an ARN."""
+    if PROFILE_NAME_RE.match(profile) or PROFILE_ARN_RE.match(profile):
+        return None
+    return ("%r is neither an instance profile name (at most 128 letters, digits and +=,.@_-) nor an instance "
+            "profile ARN (arn:aws:iam::ACCOUNT:instance-profile/NAME)" % (profile,))
+
+
+def instance_profile_spec(profile):
+    """The IamInstanceProfile parameter of RunInstances and AssociateIamInstanceProfile for a name or an ARN."""
+    return {"Arn": profile} if profile.startswith("arn:") else {"Name": profile}
+
+
+def has_instance_profile(instance, profile):
+    """Whether the instance's IAM instance profile is ``profile`` (a name, matched against the ARN's last part,
+    or an ARN, matched exactly)."""
+    arn = (instance.get("IamInstanceProfile") or {}).get("Arn") or ""
+    if profile.startswith("arn:"):
+        return arn == profile
+    match = PROFILE_ARN_RE.match(arn)
+    return bool(match) and match.group("name") == profile
+
+
 def describe_instance(instance):
     """The facts about an instance that a playbook needs, with snake_case keys."""
     launch_time = instance.get("LaunchTime")
@@ -239,5 +267,6 @@ def describe_instance(instance):
         "security_group_ids": [group.get("GroupId") for group in instance.get("SecurityGroups") or []],
         "enclave_enabled": enclave.get("Enabled") if isinstance(enclave, dict) else None,
         "metadata_http_tokens": metadata.get("HttpTokens"),
+        "iam_instance_profile_arn": (instance.get("IamInstanceProfile") or {}).get("Arn"),
         "tags": tags_to_dict(instance.get("Tags")),
     }

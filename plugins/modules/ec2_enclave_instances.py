@@ -115,6 +115,14 @@ options:
         C(kms:GenerateDataKeyWithoutPlaintext) and C(kms:ReEncrypt*) on a customer managed key.
       - Existing instances are not changed.
     type: str
+  instance_profile:
+    description:
+      - The IAM instance profile of the fleet's instances, by name or ARN, for example one that may only read the
+        bucket that enclave images are distributed through (role C(opencontracts.enclave.ec2_fleet) creates one).
+      - Launched instances get it. Members without an instance profile get it associated
+        (C(AssociateIamInstanceProfile)); members with another profile keep theirs and are named in a warning.
+      - Unset means no instance profile, and existing associations are left alone.
+    type: str
   enclave_memory_mib:
     description:
       - Memory (MiB) that the allocator will reserve for enclaves on each instance, as in C(allocator.yaml).
@@ -175,7 +183,10 @@ notes:
     Marketplace subscription or vCPU quota), never with a traceback.
   - Required IAM permissions are C(ec2:DescribeInstances), C(ec2:DescribeInstanceTypes), C(ec2:DescribeImages),
     C(ec2:RunInstances), C(ec2:CreateTags), C(ec2:StartInstances) and C(ec2:TerminateInstances), and the KMS
-    permissions of O(volume_kms_key_id) when it names a customer managed key.
+    permissions of O(volume_kms_key_id) when it names a customer managed key. With O(instance_profile) also
+    C(ec2:AssociateIamInstanceProfile) and C(iam:PassRole) on the profile's role.
+  - A just created instance profile takes a few seconds to become usable in EC2; a launch that EC2 refuses because
+    it does not know O(instance_profile) yet is repeated (with the same idempotency token) until O(wait_timeout).
   - The image must be EBS-backed (have a root device name), because the root volume's encryption is set in its block
     device mapping.
 seealso:
@@ -316,6 +327,10 @@ instances:
       description: C(required) when the instance accepts only IMDSv2.
       type: str
       sample: required
+    iam_instance_profile_arn:
+      description: ARN of the instance's IAM instance profile, null when it has none.
+      type: str
+      sample: arn:aws:iam::111122223333:instance-profile/oracles-eu-eif-reader
     tags:
       description: The instance's tags.
       type: dict
@@ -346,6 +361,12 @@ launch_count:
   returned: always
   type: int
   sample: 1
+associated:
+  description: IDs of members without an instance profile that got (or would get) O(instance_profile).
+  returned: always
+  type: list
+  elements: str
+  sample: [i-0123456789abcdef0]
 started:
   description: IDs of stopped members that were (or would be) started.
   returned: always
@@ -447,6 +468,7 @@ class Fleet:
             "launched": [],
             "launch_count": 0,
             "started": [],
+            "associated": [],
             "terminated": [],
             "unmanaged": [],
             "image_id": None,
@@ -619,7 +641,9 @@ class Fleet:
         self.result["terminated"] = terminate_ids
         self.result["started"] = start_ids
         self.result["launch_count"] = decision["launch"]
-        self.result["changed"] = bool(terminate_ids or start_ids or decision["launch"])
+        associate_ids = self.without_profile(decision["keep"])
+        self.result["associated"] = associate_ids
+        self.result["changed"] = bool(terminate_ids or start_ids or decision["launch"] or associate_ids)
 
         if self.check_mode or not self.result["changed"]:
             self.result["instances"] = [ec2_enclave.describe_instance(i) for i in decision["keep"]]
@@ -634,6 +658,9 @@ class Fleet:
             if stopping:
                 self.wait_for(stopping, "stopped", "%s to stop before starting again" % ", ".join(stopping))
             self.call("StartInstances", "start_instances", InstanceIds=start_ids)
+        for instance_id in associate_ids:
+            self.call("AssociateIamInstanceProfile for %s" % instance_id, "associate_iam_instance_profile",
+                      InstanceId=instance_id, IamInstanceProfile=ec2_enclave.instance_profile_spec(params["instance_profile"]))
         if decision["launch"]:
             self.result["launched"] = self.launch(decision["launch"], image, tags, extra_tags)
         waiting = start_ids + self.result["launched"]
@@ -643,6 +670,19 @@ class Fleet:
         fleet = ec2_enclave.oldest_first(self.members(tags))
         self.result["instances"] = [ec2_enclave.describe_instance(i) for i in fleet]
         self.finish(before_ids, [i["InstanceId"] for i in fleet], 0)
+
+    def without_profile(self, keep):
+        """The kept members that get instance_profile: those without any; those with another are named in a warning."""
+        profile = self.module.params["instance_profile"]
+        if not profile:
+            return []
+        missing = [i["InstanceId"] for i in ec2_enclave.oldest_first(keep) if not i.get("IamInstanceProfile")]
+        other = sorted(i["InstanceId"] for i in keep
+                       if i.get("IamInstanceProfile") and not ec2_enclave.has_instance_profile(i, profile))
+        if other:
+            self.module.warn("instances %s have another IAM instance profile than %s; they keep it (replace the "
+                             "association yourself, or terminate them to get replacements)" % (", ".join(other), profile))
+        return missing
 
     def validate_numbers(self):
         params = self.module.params
@@ -657,6 +697,10 @@ class Fleet:
             error = ec2_enclave.kms_key_error(params["volume_kms_key_id"], self.module.region)
             if error:
                 raise FleetError("volume_kms_key_id: %s" % error)
+        if params["instance_profile"] is not None:
+            error = ec2_enclave.instance_profile_error(params["instance_profile"])
+            if error:
+                raise FleetError("instance_profile: %s" % error)
 
     def warn_about(self, keep):
         params = self.module.params
@@ -686,6 +730,8 @@ class Fleet:
         }
         if params["key_name"]:
             request["KeyName"] = params["key_name"]
+        if params["instance_profile"]:
+            request["IamInstanceProfile"] = ec2_enclave.instance_profile_spec(params["instance_profile"])
         if params["assign_public_ip"] is not None:
             interface = {"DeviceIndex": 0, "SubnetId": params["subnet_id"],
                          "AssociatePublicIpAddress": params["assign_public_ip"], "DeleteOnTermination": True}
@@ -702,10 +748,26 @@ class Fleet:
                 image, params["volume_size"], params["volume_type"], params["volume_kms_key_id"])
         except FleetError as error:
             self.fail(str(error))
-        response = self.call("RunInstances (%d x %s)" % (how_many, params["instance_type"]), "run_instances",
-                             **request)
+        response = self.run_instances("RunInstances (%d x %s)" % (how_many, params["instance_type"]), request)
         self.result["changed"] = True
         return [i["InstanceId"] for i in response.get("Instances", [])]
+
+    def run_instances(self, what, request):
+        """RunInstances; repeated while EC2 does not know a just created instance profile yet (IAM is eventually
+        consistent), with the same ClientToken so that no attempt launches twice."""
+        deadline = _clock() + self.module.params["wait_timeout"]
+        while True:
+            try:
+                return self.client.run_instances(aws_retry=True, **request)
+            except botocore.exceptions.ClientError as error:
+                details = error.response.get("Error", {})
+                unknown_profile = (details.get("Code") == "InvalidParameterValue"
+                                   and "iaminstanceprofile" in details.get("Message", "").lower())
+                if not (unknown_profile and "IamInstanceProfile" in request and _clock() < deadline):
+                    self.fail_client_error(what, error)
+            except botocore.exceptions.BotoCoreError as error:
+                self.fail("%s failed: %s" % (what, error))
+            _pause(POLL_SECONDS)
 
     def finish(self, before_ids, after_ids, placeholders):
         if self.module._diff:
@@ -733,6 +795,7 @@ def main():
         volume_size=dict(type="int"),
         volume_type=dict(type="str", default="gp3", choices=["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"]),
         volume_kms_key_id=dict(type="str", no_log=False),
+        instance_profile=dict(type="str"),
         enclave_memory_mib=dict(type="int", default=512),
         enclave_cpu_count=dict(type="int", default=2),
         parent_memory_mib=dict(type="int", default=2048),

@@ -5,10 +5,12 @@
 """The ec2_fleet role's input rules and security group rules (controller only).
 
 Public API: :func:`input_errors` (every bad setting, one message each), :func:`normalise_cidrs`,
-:func:`security_group_rules`, :func:`host_prices`, :data:`ANYWHERE`, :data:`PRICE_TAG`.
+:func:`security_group_rules`, :func:`host_prices`, :func:`distribution_policies`, :func:`aws_partition`, :func:`owned`,
+:data:`ANYWHERE`, :data:`PRICE_TAG`.
 """
 
 import ipaddress
+import json
 import re
 
 from ansible_collections.opencontracts.enclave.plugins.module_utils.ec2_enclave import kms_key_error
@@ -18,8 +20,29 @@ SECURITY_GROUP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:/()#,@+=&;{}!$*-]
 REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+\Z")
 GROUP_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 PRICE_RE = re.compile(r"[0-9]+\Z")
+# The fleet's tag and the collection's mark: what the teardown may delete carries both.
+FLEET_TAG = "opencontracts:fleet"
+MANAGED_TAG = ("opencontracts:managed-by", "opencontracts.enclave")
 # The tag that carries a host's PRICE (inventories/aws/aws_ec2.yml reads it too).
 PRICE_TAG = "opencontracts:price"
+# S3 bucket names (general purpose buckets): 3-63 lower-case letters, digits, dots and hyphens, starting and ending
+# with a letter or digit, not shaped like an IPv4 address, without the prefixes and suffixes S3 reserves.
+BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+# The key prefix of the images: path segments of letters, digits and !-_.'() (S3's safe characters), no wildcard
+# that would widen the read-only policy, no empty, "." or ".." segment.
+PREFIX_SEGMENT_RE = re.compile(r"[A-Za-z0-9!_.'()-]+\Z")
+# IAM role names (the instance profile carries the same name): at most 64 characters.
+ROLE_NAME_RE = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}\Z")
+KMS_KEY_ARN_RE = re.compile(r"arn:aws[a-z-]*:kms:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:key/[A-Za-z0-9-]+\Z")
+SSE_CHOICES = ("AES256", "aws:kms")
+# The trust policy of the role: only EC2 instances may take it.
+EC2_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
 # The CIDR lists and what each one opens.
 CIDR_SETTINGS = ("ec2_fleet_admin_cidrs", "ec2_fleet_service_cidrs", "ec2_fleet_egress_cidrs")
 ANYWHERE = ("0.0.0.0/0", "::/0")
@@ -132,6 +155,74 @@ def _cidr_errors(settings):
     return errors
 
 
+def _bucket_name_error(name):
+    if not BUCKET_RE.match(name) or ".." in name or ".-" in name or "-." in name:
+        return ("ec2_fleet_distribution_bucket must be an S3 bucket name: 3-63 lower-case letters, digits, '.' and "
+                "'-', starting and ending with a letter or digit (got %r)" % name)
+    try:
+        ipaddress.IPv4Address(name)
+        return "ec2_fleet_distribution_bucket must not be shaped like an IP address (got %r)" % name
+    except ValueError:
+        pass
+    if name.startswith(BUCKET_RESERVED_PREFIXES) or name.endswith(BUCKET_RESERVED_SUFFIXES):
+        return ("ec2_fleet_distribution_bucket %r uses a prefix or suffix that S3 reserves (%s; %s)"
+                % (name, ", ".join(BUCKET_RESERVED_PREFIXES), ", ".join(BUCKET_RESERVED_SUFFIXES)))
+    return None
+
+
+def _distribution_errors(settings):
+    """The distribution bucket and the instance profile that may only read it."""
+    errors = []
+    bucket = settings.get("ec2_fleet_distribution_bucket")
+    create_profile = settings.get("ec2_fleet_instance_profile_create")
+    create_bucket = settings.get("ec2_fleet_distribution_bucket_create")
+    for name in ("ec2_fleet_instance_profile_create", "ec2_fleet_distribution_bucket_create"):
+        if not isinstance(settings.get(name), bool):
+            errors.append("%s must be true or false (got %r)" % (name, settings.get(name)))
+    if not isinstance(bucket, str):
+        errors.append("ec2_fleet_distribution_bucket must be a bucket name or empty (got %r)" % (bucket,))
+        return errors
+    if not bucket:
+        if create_profile is True:
+            errors.append("ec2_fleet_instance_profile_create needs ec2_fleet_distribution_bucket: the instance profile "
+                          "may only read the images under ec2_fleet_distribution_prefix in that bucket")
+        return errors
+    error = _bucket_name_error(bucket)
+    if error:
+        errors.append(error)
+    prefix = settings.get("ec2_fleet_distribution_prefix")
+    if not isinstance(prefix, str) or not prefix or not all(
+            PREFIX_SEGMENT_RE.match(segment) and segment not in (".", "..") for segment in prefix.split("/")):
+        errors.append("ec2_fleet_distribution_prefix must be a key prefix such as opencontracts/eif: segments of "
+                      "letters, digits and !_.'()- separated by single '/', none at either end, no wildcard "
+                      "(keep it equal to enclave_build_s3_prefix; got %r)" % (prefix,))
+    sse = settings.get("ec2_fleet_distribution_sse")
+    key = settings.get("ec2_fleet_distribution_kms_key_id") or ""
+    if sse not in SSE_CHOICES:
+        errors.append("ec2_fleet_distribution_sse must be one of %s (got %r)" % (", ".join(SSE_CHOICES), sse))
+    elif sse == "aws:kms":
+        if not isinstance(key, str) or not KMS_KEY_ARN_RE.match(key):
+            errors.append("ec2_fleet_distribution_sse aws:kms needs ec2_fleet_distribution_kms_key_id, the ARN of the "
+                          "key (arn:aws:kms:REGION:ACCOUNT:key/ID): the instance profile may decrypt with that key "
+                          "only (got %r)" % (key,))
+        else:
+            error = kms_key_error(key, str(settings.get("ec2_fleet_region", "")))
+            if error:
+                errors.append("ec2_fleet_distribution_kms_key_id: %s" % error)
+    elif key:
+        errors.append("ec2_fleet_distribution_kms_key_id is only used with ec2_fleet_distribution_sse aws:kms "
+                      "(it is %r)" % (sse,))
+    if create_profile is True:
+        name = settings.get("ec2_fleet_instance_profile_name")
+        if not isinstance(name, str) or not ROLE_NAME_RE.match(name):
+            errors.append("ec2_fleet_instance_profile_name must be an IAM role name (at most 64 letters, digits and "
+                          "+=,.@_-), the name of the role and of its instance profile (got %r)" % (name,))
+    elif create_profile is False and create_bucket is False:
+        errors.append("ec2_fleet_distribution_bucket is set, but neither ec2_fleet_distribution_bucket_create nor "
+                      "ec2_fleet_instance_profile_create is true: nothing would use it")
+    return errors
+
+
 def _teardown_errors(settings, check_mode):
     """Removing a fleet needs its name typed again in ec2_fleet_confirm_teardown (a preview does not)."""
     name = settings.get("ec2_fleet_name")
@@ -171,6 +262,7 @@ def input_errors(settings, teardown=False, check_mode=False):
     if bad_ports:
         errors.append("ec2_fleet_service_ports and ec2_fleet_ssh_port must be between 1 and 65535; these are not: %s" % bad_ports)
     errors.extend(_cidr_errors(settings))
+    errors.extend(_distribution_errors(settings))
     if count:
         errors.extend(_launch_errors(settings))
     return errors
@@ -227,4 +319,37 @@ def host_prices(instances, prices, default_price, tag=PRICE_TAG):
             waiting.append(instance_id)
     for instance_id in waiting:
         result[instance_id] = free.pop(0) if free else default_price
+    return result
+
+
+def aws_partition(region):
+    """The ARN partition of a region: aws, aws-cn (cn-*) or aws-us-gov (us-gov-*)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def distribution_policies(bucket, prefix, region, sse="AES256", kms_key_arn=""):
+    """``{trust, read}``: the trust policy of the fleet's role (EC2 may take it) and its only permission, reading
+    the objects under ``prefix/`` in ``bucket`` (s3:GetObject; with ``sse`` aws:kms also kms:Decrypt with that
+    key, and only through S3 in ``region``). No listing, no writing, no other bucket or prefix."""
+    resource = "arn:%s:s3:::%s/%s/*" % (aws_partition(region), bucket, prefix.strip("/"))
+    statements = [{"Sid": "ReadEnclaveImages", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [resource]}]
+    if sse == "aws:kms":
+        statements.append({"Sid": "DecryptEnclaveImages", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                           "Resource": [kms_key_arn],
+                           "Condition": {"StringEquals": {"kms:ViaService": "s3.%s.amazonaws.com" % region}}})
+    return {"trust": json.loads(json.dumps(EC2_TRUST_POLICY)), "read": {"Version": "2012-10-17", "Statement": statements}}
+
+
+def owned(resources, fleet, tags_key="tags"):
+    """The resources (dictionaries, their tags as a dictionary under ``tags_key``) that carry the fleet's tag with the
+    value ``fleet`` and the collection's mark: what the ec2_fleet role created for that fleet, and may delete."""
+    result = []
+    for resource in resources or []:
+        tags = resource.get(tags_key) or {}
+        if tags.get(FLEET_TAG) == fleet and tags.get(MANAGED_TAG[0]) == MANAGED_TAG[1]:
+            result.append(resource)
     return result

@@ -160,9 +160,11 @@ def cmd_inventory(args):
                                   check=True, capture_output=True, text=True).stdout.split()
         known = []
         for name in hosts:
-            address = subprocess.run(
-                ["podman", "inspect", "--format", "{{ .NetworkSettings.IPAddress }}", name],
-                check=True, capture_output=True, text=True).stdout.strip()
+            # The default network's address, else the first of the networks the container was started on.
+            address = (subprocess.run(
+                ["podman", "inspect", "--format",
+                 "{{ .NetworkSettings.IPAddress }} {{ range .NetworkSettings.Networks }}{{ .IPAddress }} {{ end }}", name],
+                check=True, capture_output=True, text=True).stdout.split() or [""])[0]
             if not address:
                 sys.exit("bench-fleet: container %s has no address on the podman network" % name)
             addresses[name] = address

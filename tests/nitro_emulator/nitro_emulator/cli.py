@@ -11,6 +11,7 @@ import json
 import math
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -614,6 +615,17 @@ def bootstrap_ramdisk(blobs):
     return archive.to_bytes()
 
 
+def padding_ramdisk(mib):
+    """A third ramdisk holding /padding, MiB of bytes: what a large image (a browser, an X server) adds to an
+    EIF. A real ramdisk (newc cpio), so PCR0 and PCR2 cover it like every other ramdisk. The bytes are
+    pseudo-random from a fixed seed: the same on every host (so is PCR0) and, like the compressed files of a
+    real image, not made smaller by a transport's compression (ssh -C)."""
+    generator = random.Random(mib)
+    archive = cpio.Archive()
+    archive.add_file("padding", b"".join(generator.randbytes(1024 * 1024) for _mib in range(mib)), 0o644)
+    return archive.to_bytes()
+
+
 def _rootfs_entries(layers):
     """The merged file system of the image layers: {path: (kind, data, mode)}, whiteouts applied."""
     entries = {}
@@ -740,7 +752,9 @@ def build_enclave(machine, args):
     ramdisks = [bootstrap_ramdisk(blobs), application_ramdisk(config, layers)]
     with open(os.path.join(artifacts, "%s.ramdisk" % record["Id"].split(":", 1)[1][:12]), "wb") as handle:
         handle.write(ramdisks[1])  # like nitro-cli, keep the last intermediate artifact around
-    measured = [(eif.KERNEL, kernel), (eif.CMDLINE, cmdline), (eif.RAMDISK, ramdisks[0]), (eif.RAMDISK, ramdisks[1])]
+    if machine.build_padding_mib:
+        ramdisks.append(padding_ramdisk(machine.build_padding_mib))
+    measured = [(eif.KERNEL, kernel), (eif.CMDLINE, cmdline)] + [(eif.RAMDISK, ramdisk) for ramdisk in ramdisks]
     measurements = eif.measure(measured)
     name, version = split_uri(args.docker_uri)
     inspect = store.inspect(record)
@@ -758,8 +772,8 @@ def build_enclave(machine, args):
         "CustomMetadata": custom,
     }
     sections = [(eif.KERNEL, kernel), (eif.CMDLINE, cmdline),
-                (eif.METADATA, json.dumps(metadata, sort_keys=False).encode("utf-8")),
-                (eif.RAMDISK, ramdisks[0]), (eif.RAMDISK, ramdisks[1])]
+                (eif.METADATA, json.dumps(metadata, sort_keys=False).encode("utf-8"))]
+    sections += [(eif.RAMDISK, ramdisk) for ramdisk in ramdisks]
     if cert_pem is not None:
         try:
             signature, pcr8 = signing.build_signature_section(cert_pem, args.private_key, measurements["PCR0"])

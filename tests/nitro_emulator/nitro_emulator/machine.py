@@ -21,6 +21,7 @@ DEFAULTS = {
     "nitro_cli": {
         "version": "1.4.2",
         "build_seconds": "0",
+        "build_padding_mib": "0",
     },
     "enclave": {
         "ports": "8080",
@@ -85,6 +86,7 @@ class Machine:
             self.build_seconds = float(parser.get("nitro_cli", "build_seconds"))
         except ValueError:
             raise MachineConfigError("[nitro_cli] build_seconds: not a number")
+        self.build_padding_mib = _int("nitro_cli", "build_padding_mib", parser.get("nitro_cli", "build_padding_mib"), 0)
         self.ports = _ports(parser.get("enclave", "ports"))
         self.tcp_bind = parser.get("enclave", "tcp_bind").strip()
         self.boot_failure = _bool("enclave", "boot_failure", parser.get("enclave", "boot_failure"))

@@ -227,3 +227,34 @@ def test_build_usage_error(emu):
     result = emu.cli("build-enclave", "--docker-uri", "app:1")
     assert result.rc == 2
     assert "--output-file" in result.stderr
+
+
+def test_build_padding_adds_a_measured_ramdisk(built_eif):
+    emu, eif_path, plain = built_eif
+    emu.machine("[enclave]\nports = 8080\ntcp_bind =\n[nitro_cli]\nbuild_padding_mib = 3\n")
+    padded = emu.build_eif("app:1", eif_path + ".padded")
+    with open(eif_path, "rb") as handle:
+        plain_size = len(handle.read())
+    with open(eif_path + ".padded", "rb") as handle:
+        data = handle.read()
+    fields, sections = parse_eif(data)
+    assert [kind for _pos, kind, _size, _data in sections] == [1, 2, 5, 3, 3, 3]
+    assert fields[6] == 6 and fields[-1] == zlib.crc32(data[:544] + data[548:])
+    kernel, cmdline, _metadata, ramdisk0, ramdisk1, padding = [section[3] for section in sections]
+    # A newc cpio archive: the header of /padding (size 3 MiB, in hex), its name, its zeros, then the trailer.
+    assert padding.startswith(b"070701") and padding[6 + 6 * 8:6 + 7 * 8] == b"%08X" % (3 * 1024 * 1024)
+    assert padding[110:118] == b"padding\0"
+    content = padding[120:120 + 3 * 1024 * 1024]
+    assert len(zlib.compress(content)) > len(content), "like a real image's compressed files: ssh -C cannot shrink it"
+    assert b"TRAILER!!!" in padding[120 + 3 * 1024 * 1024:]
+    assert len(data) - plain_size >= 3 * 1024 * 1024
+    assert padded["PCR0"] == pcr(kernel + cmdline + ramdisk0 + ramdisk1 + padding)
+    assert padded["PCR1"] == plain["PCR1"]
+    assert padded["PCR2"] == pcr(ramdisk1 + padding) != plain["PCR2"]
+    again = emu.build_eif("app:1", eif_path + ".padded-again")
+    assert again == padded, "the same padding on every build, so the same PCR0 on every host"
+    described = emu.cli("describe-eif", "--eif-path", eif_path + ".padded").json()
+    assert described["Measurements"] == padded and described["CheckCRC"] is True
+    emu.machine("[nitro_cli]\nbuild_padding_mib = -1\n")
+    refused = emu.cli("build-enclave", "--docker-uri", "app:1", "--output-file", eif_path + ".bad")
+    assert refused.rc != 0 and "build_padding_mib" in refused.stderr

@@ -1,7 +1,8 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The ec2_fleet role's filters: its preflight rules (ec2_fleet_input_errors) and its security group rules."""
+"""The ec2_fleet role's filters: its preflight rules (ec2_fleet_input_errors), its security group rules and the
+IAM policies of its instance profile."""
 
 import pytest
 
@@ -11,6 +12,7 @@ from ansible_collections.opencontracts.enclave.plugins.filter import ec2_fleet a
 FILTERS = plugin.FilterModule().filters()
 input_errors = FILTERS["ec2_fleet_input_errors"]
 security_group_rules = FILTERS["ec2_fleet_security_group_rules"]
+distribution_policies = FILTERS["ec2_fleet_distribution_policies"]
 
 # A usable fleet, as the role's defaults and an operator's inventory give it.
 GOOD = {
@@ -37,6 +39,13 @@ GOOD = {
     "ec2_fleet_parent_cpu_count": 2,
     "ec2_fleet_prices": ["2500000000000000000"],
     "ec2_fleet_price": "1000000000000000000",
+    "ec2_fleet_distribution_bucket": "",
+    "ec2_fleet_distribution_bucket_create": True,
+    "ec2_fleet_distribution_prefix": "opencontracts/eif",
+    "ec2_fleet_distribution_sse": "AES256",
+    "ec2_fleet_distribution_kms_key_id": "",
+    "ec2_fleet_instance_profile_create": False,
+    "ec2_fleet_instance_profile_name": "opencontracts-oracles-eif-reader",
 }
 
 
@@ -229,3 +238,113 @@ def test_host_prices_refuses_what_is_not_a_list_of_instances():
         host_prices({"i-a": ONE}, [ONE], "")
     with pytest.raises(AnsibleFilterError, match="instance_id"):
         host_prices([{"tags": {}}], [ONE], "")
+
+
+# --------------------------------------------------------------------------
+# The distribution bucket and the instance profile that may only read it
+# --------------------------------------------------------------------------
+
+KEY_ARN = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+DISTRIBUTION = {"ec2_fleet_distribution_bucket": "oracles-eif.example", "ec2_fleet_instance_profile_create": True}
+
+
+def test_a_bucket_with_a_read_only_profile_is_usable():
+    assert errors_with(**DISTRIBUTION) == []
+    assert errors_with(ec2_fleet_distribution_bucket="oracles-eif", ec2_fleet_distribution_sse="aws:kms",
+                       ec2_fleet_distribution_kms_key_id=KEY_ARN) == []
+
+
+@pytest.mark.parametrize("bucket", ["ab", "Oracles-eif", "oracles_eif", "-oracles", "oracles-", "a" * 64, "oracles..eif",
+                                    "oracles.-eif", "192.168.5.4", "xn--oracles", "oracles-s3alias", "oracles--x-s3"])
+def test_a_bad_bucket_name_is_refused(bucket):
+    (message,) = errors_with(**{**DISTRIBUTION, "ec2_fleet_distribution_bucket": bucket})
+    assert message.startswith("ec2_fleet_distribution_bucket ") and repr(bucket) in message
+
+
+@pytest.mark.parametrize("prefix", ["", "/opencontracts/eif", "opencontracts/eif/", "opencontracts//eif", "eif/*",
+                                    "eif?", "opencontracts/../eif", ".", "eif with space", None])
+def test_a_prefix_that_would_widen_or_break_the_policy_is_refused(prefix):
+    (message,) = errors_with(**dict(DISTRIBUTION, ec2_fleet_distribution_prefix=prefix))
+    assert message.startswith("ec2_fleet_distribution_prefix must be a key prefix")
+
+
+def test_a_profile_without_a_bucket_is_refused():
+    (message,) = errors_with(ec2_fleet_instance_profile_create=True)
+    assert message.startswith("ec2_fleet_instance_profile_create needs ec2_fleet_distribution_bucket")
+
+
+def test_a_bucket_nobody_uses_is_refused():
+    (message,) = errors_with(ec2_fleet_distribution_bucket="oracles-eif", ec2_fleet_distribution_bucket_create=False)
+    assert "nothing would use it" in message
+
+
+@pytest.mark.parametrize("changes, start", [
+    ({"ec2_fleet_distribution_sse": "aws:kms"}, "ec2_fleet_distribution_sse aws:kms needs ec2_fleet_distribution_kms_key_id"),
+    ({"ec2_fleet_distribution_sse": "aws:kms", "ec2_fleet_distribution_kms_key_id": "alias/eif"},
+     "ec2_fleet_distribution_sse aws:kms needs"),
+    ({"ec2_fleet_distribution_sse": "aws:kms", "ec2_fleet_distribution_kms_key_id": KEY_ARN.replace("eu-central-1", "us-east-1")},
+     "ec2_fleet_distribution_kms_key_id: "),
+    ({"ec2_fleet_distribution_sse": "SSE-C"}, "ec2_fleet_distribution_sse must be one of AES256, aws:kms"),
+    ({"ec2_fleet_distribution_kms_key_id": KEY_ARN}, "ec2_fleet_distribution_kms_key_id is only used with"),
+    ({"ec2_fleet_instance_profile_name": "r" * 65}, "ec2_fleet_instance_profile_name must be an IAM role name"),
+    ({"ec2_fleet_instance_profile_name": "has space"}, "ec2_fleet_instance_profile_name must be an IAM role name"),
+    ({"ec2_fleet_instance_profile_create": "yes"}, "ec2_fleet_instance_profile_create must be true or false"),
+])
+def test_bad_distribution_settings_are_named(changes, start):
+    messages = errors_with(**dict(DISTRIBUTION, **changes))
+    assert len(messages) == 1 and messages[0].startswith(start), messages
+
+
+def test_no_bucket_means_no_distribution_rules():
+    assert errors_with(ec2_fleet_distribution_prefix="/bad/", ec2_fleet_distribution_sse="nonsense",
+                       ec2_fleet_instance_profile_name="bad name") == []
+
+
+def test_the_read_policy_allows_only_getting_objects_under_the_prefix():
+    policies = distribution_policies("oracles-eif", "opencontracts/eif", "eu-central-1")
+    assert policies["read"] == {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ReadEnclaveImages", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": ["arn:aws:s3:::oracles-eif/opencontracts/eif/*"]}]}
+    assert policies["trust"] == {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def test_the_read_policy_may_decrypt_with_the_images_key_through_s3_only():
+    statements = distribution_policies("oracles-eif", "eif", "eu-central-1", "aws:kms", KEY_ARN)["read"]["Statement"]
+    assert statements[1] == {"Sid": "DecryptEnclaveImages", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                             "Resource": [KEY_ARN],
+                             "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-central-1.amazonaws.com"}}}
+    assert statements[0]["Resource"] == ["arn:aws:s3:::oracles-eif/eif/*"]
+
+
+@pytest.mark.parametrize("region, partition", [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov"),
+                                               ("ap-southeast-2", "aws")])
+def test_the_policy_names_the_regions_partition(region, partition):
+    (statement,) = distribution_policies("oracles-eif", "eif", region)["read"]["Statement"]
+    assert statement["Resource"] == ["arn:%s:s3:::oracles-eif/eif/*" % partition]
+
+
+@pytest.mark.parametrize("args", [("", "eif", "eu-central-1"), ("b", "", "eu-central-1"), ("b", "eif", None),
+                                  ("b", "eif", "eu-central-1", "SSE-C"), ("b", "eif", "eu-central-1", "aws:kms", "")])
+def test_distribution_policies_refuse_bad_arguments(args):
+    with pytest.raises(AnsibleFilterError, match="ec2_fleet_distribution_policies"):
+        distribution_policies(*args)
+
+
+def test_owned_keeps_only_what_carries_the_fleets_tag_and_the_mark():
+    owned = FILTERS["ec2_fleet_owned"]
+    mine = {"role_name": "a", "tags": {"opencontracts:fleet": "oracles", "opencontracts:managed-by": "opencontracts.enclave"}}
+    resources = [
+        mine,
+        {"role_name": "b", "tags": {"opencontracts:fleet": "oracles"}},
+        {"role_name": "c", "tags": {"opencontracts:fleet": "others", "opencontracts:managed-by": "opencontracts.enclave"}},
+        {"role_name": "d", "tags": {"opencontracts:fleet": "oracles", "opencontracts:managed-by": "someone"}},
+        {"role_name": "e"},
+    ]
+    assert owned(resources, "oracles") == [mine]
+    bucket = {"name": "x", "bucket_tagging": mine["tags"]}
+    assert owned([bucket, {"name": "y", "bucket_tagging": {}}], "oracles", "bucket_tagging") == [bucket]
+    with pytest.raises(AnsibleFilterError):
+        owned("nope", "oracles")
+    with pytest.raises(AnsibleFilterError):
+        owned([], "")

@@ -517,6 +517,94 @@ def test_the_mark_cannot_be_overridden_through_tags(stubbed):  # pylint: disable
     assert "opencontracts:managed-by" in result["msg"]
 
 
+PROFILE_ARN = "arn:aws:iam::111122223333:instance-profile/fleet/unit-eif-reader"
+OTHER_PROFILE = {"Arn": "arn:aws:iam::111122223333:instance-profile/someone-else", "Id": "AIPAOTHER"}
+
+
+@pytest.mark.parametrize("profile, spec", [
+    ("unit-eif-reader", {"Name": "unit-eif-reader"}),
+    (PROFILE_ARN, {"Arn": PROFILE_ARN}),
+])
+def test_launch_repeats_while_the_new_instance_profile_is_unknown(stubbed, profile, spec):
+    image = {"ImageId": "ami-0dev", "State": "available", "Architecture": "x86_64",
+             "CreationDate": "2024-02-01T00:00:00.000Z", "RootDeviceName": "/dev/xvda"}
+    stubbed.add_response("describe_instance_types", {"InstanceTypes": [C5A_4XLARGE]},
+                         {"InstanceTypes": ["c5a.4xlarge"]})
+    stubbed.add_response("describe_instances", {"Reservations": []}, {"Filters": fleet_filters()})
+    stubbed.add_response("describe_images", {"Images": [image]}, {"ImageIds": ["ami-0dev"]})
+    tokens = []
+
+    def launch_params():
+        return {"ImageId": "ami-0dev", "InstanceType": "c5a.4xlarge", "MinCount": 1, "MaxCount": 1,
+                "ClientToken": stub.ANY, "EnclaveOptions": stub.ANY, "MetadataOptions": stub.ANY,
+                "TagSpecifications": stub.ANY, "BlockDeviceMappings": stub.ANY, "IamInstanceProfile": spec}
+
+    # What EC2 answers in the seconds after IAM created the profile.
+    stubbed.add_client_error("run_instances", service_error_code="InvalidParameterValue",
+                             service_message="Value (unit-eif-reader) for parameter iamInstanceProfile.name is invalid. "
+                                             "Invalid IAM Instance Profile name",
+                             expected_params=launch_params())
+    stubbed.add_response("run_instances", {"Instances": [instance("i-a", 20, state="pending")]}, launch_params())
+    stubbed.add_response("describe_instances", reservations(instance("i-a", 20, IamInstanceProfile={"Arn": PROFILE_ARN})),
+                         {"Filters": fleet_filters()})
+
+    def token_of(params, **kwargs):  # pylint: disable=unused-argument
+        tokens.append(params["ClientToken"])
+
+    stubbed.client.meta.events.register("before-parameter-build.ec2.RunInstances", token_of)
+    result = run({"count": 1, "image_id": "ami-0dev", "wait": False, "instance_profile": profile})
+    assert result["failed"] is False, result["msg"]
+    assert result["launched"] == ["i-a"]
+    assert result["instances"][0]["iam_instance_profile_arn"] == PROFILE_ARN
+    assert len(tokens) == 2 and tokens[0] == tokens[1], "a repeated launch must reuse the idempotency token"
+
+
+def test_another_launch_error_is_not_repeated(stubbed):
+    image = {"ImageId": "ami-0dev", "State": "available", "Architecture": "x86_64",
+             "CreationDate": "2024-02-01T00:00:00.000Z", "RootDeviceName": "/dev/xvda"}
+    stubbed.add_response("describe_instance_types", {"InstanceTypes": [C5A_4XLARGE]},
+                         {"InstanceTypes": ["c5a.4xlarge"]})
+    stubbed.add_response("describe_instances", {"Reservations": []}, {"Filters": fleet_filters()})
+    stubbed.add_response("describe_images", {"Images": [image]}, {"ImageIds": ["ami-0dev"]})
+    stubbed.add_client_error("run_instances", service_error_code="InvalidParameterValue",
+                             service_message="Invalid value for the volume type")
+    result = run({"count": 1, "image_id": "ami-0dev", "instance_profile": "unit-eif-reader"})
+    assert result["failed"] is True
+    assert result["msg"].startswith("RunInstances (1 x c5a.4xlarge) failed: Invalid value for the volume type")
+
+
+def test_members_without_a_profile_get_it_and_others_keep_theirs(stubbed):
+    members = [instance("i-a", 1), instance("i-b", 2, IamInstanceProfile=OTHER_PROFILE),
+               instance("i-c", 3, IamInstanceProfile={"Arn": PROFILE_ARN, "Id": "AIPAUNIT"})]
+    stubbed.add_response("describe_instance_types", {"InstanceTypes": [C5A_4XLARGE]},
+                         {"InstanceTypes": ["c5a.4xlarge"]})
+    stubbed.add_response("describe_instances", reservations(*members), {"Filters": fleet_filters()})
+    stubbed.add_response("associate_iam_instance_profile", {"IamInstanceProfileAssociation": {}},
+                         {"InstanceId": "i-a", "IamInstanceProfile": {"Name": "unit-eif-reader"}})
+    stubbed.add_response("describe_instances", reservations(*members), {"Filters": fleet_filters()})
+    result = run({"count": 3, "instance_profile": "unit-eif-reader"})
+    assert result["failed"] is False, result
+    assert result["changed"] is True and result["associated"] == ["i-a"]
+    assert any("i-b have another IAM instance profile than unit-eif-reader" in w for w in result["warnings"])
+    assert not any("i-c" in w for w in result["warnings"])
+
+
+def test_profile_association_in_check_mode_only_reports(stubbed):
+    stubbed.add_response("describe_instance_types", {"InstanceTypes": [C5A_4XLARGE]},
+                         {"InstanceTypes": ["c5a.4xlarge"]})
+    stubbed.add_response("describe_instances", reservations(instance("i-a", 1)), {"Filters": fleet_filters()})
+    result = run({"count": 1, "instance_profile": PROFILE_ARN}, check_mode=True)
+    assert result["changed"] is True and result["associated"] == ["i-a"]
+
+
+@pytest.mark.parametrize("profile", ["", "has space", "x" * 129, "arn:aws:iam::1234:instance-profile/short-account",
+                                     "arn:aws:iam::111122223333:role/not-a-profile"])
+def test_bad_instance_profile_fails_before_any_call(stubbed, profile):  # pylint: disable=unused-argument
+    result = run({"count": 1, "instance_profile": profile})
+    assert result["failed"] is True
+    assert result["msg"].startswith("instance_profile: ")
+
+
 # --------------------------------------------------------------------------
 # Whole runs against moto's in-process EC2
 # --------------------------------------------------------------------------
@@ -602,8 +690,23 @@ def test_fleet_lifecycle_in_moto(moto_ec2):
     assert len(kept) == 2 and not set(kept) & set(two["terminated"])
 
     assert [p["MinCount"] for p in launches(moto_ec2["sent"])] == [3, 2, 1]
+    assert not any("IamInstanceProfile" in p for p in launches(moto_ec2["sent"]))
     assert all(p["EnclaveOptions"] == {"Enabled": True} for p in launches(moto_ec2["sent"]))
     assert all(p["MetadataOptions"]["HttpTokens"] == "required" for p in launches(moto_ec2["sent"]))
+
+    # An instance profile: the kept hosts get it associated, new hosts are launched with it; then nothing changes.
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.create_role(RoleName="unit-eif-reader", AssumeRolePolicyDocument="{}")
+    profile_arn = iam.create_instance_profile(InstanceProfileName="unit-eif-reader")["InstanceProfile"]["Arn"]
+    iam.add_role_to_instance_profile(InstanceProfileName="unit-eif-reader", RoleName="unit-eif-reader")
+    with_profile = run(dict(base, count=3, instance_profile="unit-eif-reader"))
+    assert with_profile["failed"] is False, with_profile["msg"]
+    assert sorted(with_profile["associated"]) == sorted(kept) and len(with_profile["launched"]) == 1
+    assert [i["iam_instance_profile_arn"] for i in with_profile["instances"]] == [profile_arn] * 3
+    stable = run(dict(base, count=3, instance_profile=profile_arn))
+    assert stable["changed"] is False and stable["associated"] == []
+    kept = [i["instance_id"] for i in stable["instances"]]
+    assert "IamInstanceProfile" in launches(moto_ec2["sent"])[-1]
 
     gone = run(dict(base, count=0))
     assert gone["changed"] is True and gone["instances"] == []
