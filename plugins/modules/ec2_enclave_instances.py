@@ -362,7 +362,8 @@ launch_count:
   type: int
   sample: 1
 associated:
-  description: IDs of members without an instance profile that got (or would get) O(instance_profile).
+  description: IDs of members without an instance profile that got (or would get) O(instance_profile), and of
+    instances launched in this run that came up without it.
   returned: always
   type: list
   elements: str
@@ -668,6 +669,15 @@ class Fleet:
             self.wait_for(waiting, "running", "%d instance(s) to run" % len(waiting))
 
         fleet = ec2_enclave.oldest_first(self.members(tags))
+        # A launch of several instances can leave some without the profile (moto associates it with the first
+        # one only): associate it now rather than on the next run, which would then report a change.
+        late_ids = self.without_profile(fleet) if decision["launch"] else []
+        for instance_id in late_ids:
+            self.call("AssociateIamInstanceProfile for %s" % instance_id, "associate_iam_instance_profile",
+                      InstanceId=instance_id, IamInstanceProfile=ec2_enclave.instance_profile_spec(params["instance_profile"]))
+        if late_ids:
+            self.result["associated"] = associate_ids + late_ids
+            fleet = ec2_enclave.oldest_first(self.members(tags))
         self.result["instances"] = [ec2_enclave.describe_instance(i) for i in fleet]
         self.finish(before_ids, [i["InstanceId"] for i in fleet], 0)
 

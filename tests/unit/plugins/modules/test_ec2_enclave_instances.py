@@ -713,3 +713,21 @@ def test_fleet_lifecycle_in_moto(moto_ec2):
     assert sorted(gone["terminated"]) == sorted(kept)
     (left,) = moto_ec2["client"].describe_instances(InstanceIds=[foreign])["Reservations"][0]["Instances"]
     assert left["State"]["Name"] == "running"
+
+
+def test_a_new_fleet_launched_with_a_profile_carries_it_on_every_host(moto_ec2):
+    # One RunInstances for three hosts: moto associates the profile with the first instance only, so the
+    # module associates it with the others in the same run; a re-run then changes nothing.
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.create_role(RoleName="unit-eif-reader", AssumeRolePolicyDocument="{}")
+    profile_arn = iam.create_instance_profile(InstanceProfileName="unit-eif-reader")["InstanceProfile"]["Arn"]
+    iam.add_role_to_instance_profile(InstanceProfileName="unit-eif-reader", RoleName="unit-eif-reader")
+    base = {"image_owners": ["self"], "volume_size": 30, "instance_profile": "unit-eif-reader"}
+    first = run(dict(base, count=3))
+    assert first["failed"] is False, first["msg"]
+    assert len(first["launched"]) == 3
+    described = moto_ec2["client"].describe_instances(InstanceIds=first["launched"])["Reservations"]
+    arns = [(i.get("IamInstanceProfile") or {}).get("Arn") for r in described for i in r["Instances"]]
+    assert arns == [profile_arn] * 3
+    again = run(dict(base, count=3))
+    assert again["changed"] is False and again["associated"] == [] and again["launched"] == []
