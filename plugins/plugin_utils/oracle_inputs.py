@@ -242,6 +242,10 @@ def _show(value, limit=80):
         text = repr(float(value))
     elif isinstance(value, str):
         text = repr(str(value))
+    elif type(value).__name__.endswith("Marker"):
+        # ansible-core 2.19 hands a template that failed (a lookup of a missing file, an undefined variable)
+        # to filters as a marker object instead of failing the task.
+        text = "a template that could not be evaluated (see the variable's definition)"
     else:
         text = "a value of type %s" % type(value).__name__
     if len(text) > limit:

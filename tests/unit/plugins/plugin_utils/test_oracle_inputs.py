@@ -929,3 +929,14 @@ def test_rollout_hosts():
         oi.validate_rollout_hosts(hosts, kind="fleet")
     with pytest.raises(oi.OracleInputError, match="rollout settings must be a mapping"):
         oi.validate_rollout_hosts({"oracle-1": "25%"})
+
+
+def test_a_template_that_failed_is_named_as_such():
+    # ansible-core 2.19 hands filters a failed template (here: a lookup of a file that is not there) as a marker.
+    jinja_common = pytest.importorskip("ansible._internal._templating._jinja_common")
+    marker = jinja_common.CapturedExceptionMarker.__new__(jinja_common.CapturedExceptionMarker)
+    dummy, problems = oi.validate_oracle_host("oracle-1", dict(GOOD, oracle_service_registry=marker))
+    assert len(problems) == 1
+    assert problems[0].startswith("oracle-1: oracle_service_registry: ")
+    assert "a template that could not be evaluated" in problems[0]
+    assert "CapturedExceptionMarker" not in problems[0]
