@@ -98,7 +98,7 @@ fixture_publish() {
     digest="$(fixture_digest)"
     if [[ ! -s "$state/fixture/fixture.json" || "$(cat "$state/fixture.sha256" 2>/dev/null)" != "$digest" ]]; then
         rm -f "$state/fixture.sha256"
-        run_logged "publishing the fixture enclave repository on $publisher" "$log" \
+        run_logged "publishing ${sandbox_upstream:-the fixture enclave repository} on $publisher" "$log" \
             env MOLECULE_EPHEMERAL_DIRECTORY="$state" MOLECULE_PROJECT_DIRECTORY="${sandbox_code:-$repo}" \
             ansible-playbook -i "$inventory" "${sandbox_code:-$repo}/extensions/molecule/enclave_build/fixture_repo.yml" \
             -e "fixture_repo_publisher=$publisher" ${sandbox_upstream:+-e "fixture_repo_source=$sandbox_upstream"}
