@@ -29,6 +29,20 @@ def _number(value, kind=float):
         return None
 
 
+def _url_error(name, url, need_host=True):
+    """Why ``url`` is not a WebSocket address (a message), or None. With ``need_host`` the part before any port
+    must not be empty either."""
+    if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
+        rest = ""
+    else:
+        rest = url.split("://", 1)[1]
+        if need_host:
+            rest = rest.split(":", 1)[0]
+    if not rest:
+        return "%s must be a ws:// or wss:// address%s (got %r)" % (name, " with a host" if need_host else "", url)
+    return None
+
+
 def attest_errors(settings, prefix):
     """One message per bad ``<prefix>attest*`` setting in ``settings`` (variable name -> value)."""
     errors = []
@@ -37,9 +51,9 @@ def attest_errors(settings, prefix):
         errors.append("%s must be true or false (got %r)" % (name, settings[name]))
     name = prefix + "attest_url"
     if name in settings:
-        url = settings[name]
-        if not isinstance(url, str) or not url.startswith(("ws://", "wss://")) or len(url.split("://", 1)[1]) == 0:
-            errors.append("%s must be a ws:// or wss:// address (got %r)" % (name, url))
+        error = _url_error(name, settings[name], need_host=False)
+        if error:
+            errors.append(error)
     name = prefix + "attest_timeout"
     if name in settings:
         timeout = _number(settings[name])
@@ -58,12 +72,6 @@ def attest_errors(settings, prefix):
 
 
 QUOTE_FROM = ("controller", "host")
-
-
-def _url_error(name, url):
-    if not isinstance(url, str) or not url.startswith(("ws://", "wss://")) or len(url.split("://", 1)[1].split(":", 1)[0]) == 0:
-        return "%s must be a ws:// or wss:// address with a host (got %r)" % (name, url)
-    return None
 
 
 def registry_quote_errors(settings, prefix):
