@@ -4,11 +4,11 @@
 
 """Filter registry_quote_verdict: an oracle judged by the registry's quote (the module registry_quote's result).
 
-The logic lives in ``plugins/plugin_utils/registry_quote.py``; the filter is documented in
+The logic lives in ``plugins/module_utils/registry_quote.py`` (the module registry_quote judges with it too); the filter is documented in
 ``registry_quote_verdict.yml`` beside this file.
 """
 
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.registry_quote import verdict_of_result
+from ansible_collections.opencontracts.enclave.plugins.module_utils.registry_quote import verdict_of_result
 
 
 def registry_quote_verdict(result, address, price_wei, provider=None, registry="the registry", busy=False):

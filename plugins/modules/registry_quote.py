@@ -16,7 +16,11 @@ description:
   - Harmless for the oracles. It asks the registry and opens no session with an oracle.
   - Runs where Ansible runs (C(delegate_to) C(localhost)), as a user's client does, or on a host of the fleet.
   - Read-only; C(changed) is always false. A registry that cannot be reached, a timeout or an answer that is not
-    C(return_oracle) fails the task with a message naming the registry.
+    C(return_oracle) fails the task with a message naming the registry, unless O(price_wei) is given.
+  - With O(address) and O(price_wei) (one oracle's expectations), the module also judges the quote for that oracle,
+    as the filter C(opencontracts.enclave.registry_quote_verdict) does (the same code), and returns the verdict as
+    RV(verdict). A registry that cannot be asked is then a C(degraded) verdict, not a failure, unless
+    O(fail_on_degraded) is set.
 options:
   url:
     description:
@@ -25,6 +29,44 @@ options:
         C(wss://<registry domain>:8081/127.0.0.1).
     type: str
     required: true
+  address:
+    description:
+      - The oracle's address as the registry knows it (the IP it registered). Returned as given (RV(address)), so
+        that whoever reads the result knows which oracle the quote is judged for; with O(price_wei), the quote is
+        judged for it (RV(verdict)).
+    type: str
+  price_wei:
+    description:
+      - The oracle's inventory price in wei (a whole number, or a string of digits). Requires O(address); makes the
+        module judge the quote and return RV(verdict).
+    type: raw
+  provider:
+    description:
+      - The oracle's inventory provider address; when the registry sends users to this oracle, the provider it pays
+        must be this one (compared case-insensitively). Requires O(price_wei).
+    type: str
+  busy:
+    description:
+      - The oracle is known to serve a user's session (an attestation probe found it C(busy)); the registry then does
+        not quote it, which is not a problem. Requires O(price_wei).
+    type: bool
+    default: false
+  retries:
+    description:
+      - How often the registry is asked again, O(delay) seconds apart, while the verdict is C(degraded) (with
+        O(price_wei)) or while the registry cannot be asked (without), for example while the oracle registers.
+    type: int
+    default: 0
+  delay:
+    description: Seconds between two attempts (O(retries)).
+    type: float
+    default: 5
+  fail_on_degraded:
+    description:
+      - Fail the task when the last verdict is C(degraded), with a message naming the oracle's problems and the
+        registry. Requires O(price_wei).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - opencontracts.enclave.client_protocol
   - opencontracts.enclave.attributes
@@ -49,6 +91,17 @@ EXAMPLES = r"""
 - name: Show it
   ansible.builtin.debug:
     msg: "users go to {{ registry_quote.quote.ip }} at {{ registry_quote.quote.price_wei | opencontracts.enclave.wei_to_opn }}"
+
+- name: Wait until the registry knows this oracle at its price, for up to a minute, else fail naming the problem
+  opencontracts.enclave.registry_quote:
+    url: "ws://{{ oracle_service_registry }}:8080"
+    address: "{{ ansible_host }}"
+    price_wei: 750000000000000000
+    provider: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+    retries: 12
+    delay: 5
+    fail_on_degraded: true
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -69,11 +122,80 @@ answer:
   description: The registry's answer as received (text).
   returned: when the registry answered
   type: str
+url:
+  description: The registry's address, as given.
+  returned: always
+  type: str
+  sample: ws://203.0.113.9:8080
+address:
+  description: The oracle's address, as given in O(address) (null without).
+  returned: always
+  type: str
+  sample: 203.0.113.7
+attempts:
+  description: How often the registry was asked (1 + the retries used).
+  returned: always
+  type: int
+  sample: 1
+verdict:
+  description:
+    - The oracle judged by the last quote (the filter C(opencontracts.enclave.registry_quote_verdict)'s value), for the
+      registry named C(the registry <url>).
+  returned: when O(price_wei) is given
+  type: dict
+  contains:
+    state: {description: "C(registered), C(not_quoted) or C(degraded).", type: str}
+    registered: {description: "Whether the registry knows this oracle (null when one quote cannot tell).", type: bool}
+    quoted_price_wei: {description: "The price the registry quotes for this oracle (null unless it sends users to it).", type: int}
+    sent_to: {description: "The oracle the registry sends users to (null when none or not asked).", type: str}
+    sent_to_price_wei: {description: "That oracle's price in wei.", type: int}
+    problems: {description: "Why the oracle is degraded (empty otherwise).", type: list, elements: str}
+    notes: {description: "What else the quote tells.", type: list, elements: str}
+    registry: {description: "The registry's name in the messages, C(the registry <url>).", type: str}
+    summary: {description: "One line: where the registry sends users, at what price.", type: str}
+  sample: {state: registered, registered: true, quoted_price_wei: 750000000000000000, sent_to: 203.0.113.7,
+           sent_to_price_wei: 750000000000000000, problems: [], notes: ["the registry ws://203.0.113.9:8080 sends users to this oracle"],
+           registry: "the registry ws://203.0.113.9:8080", summary: "users are sent to 203.0.113.7 at 0.75 OPN (+ registry 0.1 OPN)"}
 """
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.opencontracts.enclave.plugins.module_utils import registry_quote as rq
 from ansible_collections.opencontracts.enclave.plugins.module_utils.client_protocol import HAS_WEBSOCKETS, WEBSOCKETS_ERROR
+
+
+def ask(url, timeout, validate_certs):
+    """One get_oracle: the result as the task would register it, ``{"quote", "answer"}`` or ``{"failed", "msg"}``."""
+    try:
+        answer = rq.ask_registry(url, timeout, validate_certs)
+    except rq.RegistryQuoteError as exc:
+        return {"failed": True, "msg": str(exc)}
+    try:
+        return {"quote": rq.parse_return_oracle(answer), "answer": answer}
+    except rq.RegistryQuoteError as exc:
+        return {"failed": True, "msg": "the registry at %s: %s" % (url, exc), "answer": answer}
+
+
+def bad_options(params):
+    """Every option error, one message each."""
+    errors = []
+    if not params["url"].startswith(("ws://", "wss://")):
+        errors.append("url must start with ws:// or wss://, got %r" % params["url"])
+    if params["timeout"] <= 0:
+        errors.append("timeout must be more than 0, got %s" % params["timeout"])
+    if params["retries"] < 0:
+        errors.append("retries must be 0 or more, got %s" % params["retries"])
+    if params["delay"] < 0:
+        errors.append("delay must be 0 or more, got %s" % params["delay"])
+    price = params["price_wei"]
+    if price is not None and (isinstance(price, bool) or not str(price).strip().isdigit()):
+        errors.append("price_wei must be a whole number of wei, got %r" % (price,))
+    judged = price is not None
+    for name in ("provider", "fail_on_degraded", "busy"):
+        if params[name] and not judged:
+            errors.append("%s needs price_wei (and address): only a judged quote has a verdict" % name)
+    return errors
 
 
 def main():
@@ -82,25 +204,46 @@ def main():
             url=dict(type="str", required=True),
             timeout=dict(type="float", default=10),
             validate_certs=dict(type="bool", default=True),
+            address=dict(type="str"),
+            price_wei=dict(type="raw"),
+            provider=dict(type="str"),
+            busy=dict(type="bool", default=False),
+            retries=dict(type="int", default=0),
+            delay=dict(type="float", default=5),
+            fail_on_degraded=dict(type="bool", default=False),
         ),
+        required_by={"price_wei": "address"},
         supports_check_mode=True,
     )
-    url = module.params["url"]
-    if not url.startswith(("ws://", "wss://")):
-        module.fail_json(msg="url must start with ws:// or wss://, got %r" % url)
-    if module.params["timeout"] <= 0:
-        module.fail_json(msg="timeout must be more than 0, got %s" % module.params["timeout"])
+    params = module.params
+    url = params["url"]
+    errors = bad_options(params)
+    if errors:
+        module.fail_json(msg="; ".join(errors), url=url, address=params["address"], attempts=0)
     if not HAS_WEBSOCKETS:
         module.fail_json(msg=missing_required_lib("websockets"), exception=WEBSOCKETS_ERROR)
-    try:
-        answer = rq.ask_registry(url, module.params["timeout"], module.params["validate_certs"])
-    except rq.RegistryQuoteError as exc:
-        module.fail_json(msg=str(exc))
-    try:
-        quote = rq.parse_return_oracle(answer)
-    except rq.RegistryQuoteError as exc:
-        module.fail_json(msg="the registry at %s: %s" % (url, exc), answer=answer)
-    module.exit_json(changed=False, quote=quote, answer=answer)
+    judged = params["price_wei"] is not None
+    attempts = 0
+    while True:
+        attempts += 1
+        result = ask(url, params["timeout"], params["validate_certs"])
+        verdict = None
+        if judged:
+            verdict = rq.verdict_of_result(result, params["address"], params["price_wei"], provider=params["provider"],
+                                           registry="the registry %s" % url, busy=params["busy"])
+        settled = verdict["state"] != "degraded" if judged else not result.get("failed")
+        if settled or attempts > params["retries"]:
+            break
+        time.sleep(params["delay"])
+    result.update(changed=False, url=url, address=params["address"], attempts=attempts)
+    if judged:
+        result.update(verdict=verdict, failed=False)
+        if params["fail_on_degraded"] and verdict["state"] == "degraded":
+            result["failed"] = True
+            result["msg"] = "degraded in the user's view: %s (%s)" % ("; ".join(verdict["problems"]), verdict["summary"])
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ Public API: :func:`enclave_selector`, :func:`restarted`, :func:`service_result`.
 
 from collections.abc import Mapping
 
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.registry_quote import verdict_of_result
+from ansible_collections.opencontracts.enclave.plugins.module_utils.registry_quote import verdict_of_result
 
 
 def enclave_selector(enclave_name, pcr0s):

@@ -51,8 +51,8 @@ from ansible_collections.opencontracts.enclave.plugins.plugin_utils.oracle_input
     parse_registry,
     to_checksum_address,
 )
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.registry_quote import STATES as QUOTE_STATES
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.registry_quote import verdict_of_result
+from ansible_collections.opencontracts.enclave.plugins.module_utils.registry_quote import STATES as QUOTE_STATES
+from ansible_collections.opencontracts.enclave.plugins.module_utils.registry_quote import verdict_of_result
 
 SCHEMA = "opencontracts.enclave/fleet-report"
 SCHEMA_VERSION = 1

@@ -154,8 +154,8 @@ from ansible_collections.opencontracts.enclave.plugins.module_utils.allocator im
     CpuListBeyondError,
     cpulist_ranges,
 )
+from ansible_collections.opencontracts.enclave.plugins.module_utils.registry_quote import WEI_PER_OPN, opn_text
 
-WEI_PER_OPN = 10 ** 18
 OPN_DECIMALS = 18
 MAX_UINT256 = 2 ** 256 - 1
 ZERO_ADDRESS = "0x" + "0" * 40
@@ -397,10 +397,7 @@ def format_opn(wei):
         wei = _int_from_digits(text)
     if wei < 0:
         raise OracleInputError("must not be negative; got %s" % _show(wei))
-    whole, fraction = divmod(int(wei), WEI_PER_OPN)
-    if not fraction:
-        return "%d OPN" % whole
-    return "%d.%s OPN" % (whole, ("%018d" % fraction).rstrip("0"))
+    return opn_text(wei)
 
 
 def parse_registry(value):

@@ -1,8 +1,14 @@
-"""plugin_utils.registry_quote: an oracle judged by the registry's get_oracle quote."""
+"""module_utils.registry_quote: an oracle judged by the registry's get_oracle quote."""
 
 import pytest
 
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.registry_quote import judge_oracle, quote_summary, verdict_of_result
+from ansible_collections.opencontracts.enclave.plugins.module_utils.registry_quote import (
+    judge_oracle,
+    opn_text,
+    quote_summary,
+    registered_verdict,
+    verdict_of_result,
+)
 
 OPN = 10 ** 18
 PROVIDER = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
@@ -107,3 +113,25 @@ def test_a_retried_result_that_stayed_degraded_is_judged_by_its_last_quote():
     failed = verdict_of_result({"failed": True, "msg": "Task failed: Action failed: the registry at ws://r:8080 cannot be reached"},
                                "10.0.0.5", OPN)
     assert failed["problems"] == ["the registry could not be asked: the registry at ws://r:8080 cannot be reached"]
+
+
+def test_a_registered_verdict_is_the_module_s_own():
+    verdict = {"state": "registered", "problems": [], "summary": "users are sent to 10.0.0.5 at 1 OPN (+ registry 0.1 OPN)"}
+    assert registered_verdict({"changed": False, "quote": quote("10.0.0.6", OPN), "verdict": verdict}) == verdict
+
+
+@pytest.mark.parametrize("result", [None, {"skipped": True, "changed": False}])
+def test_a_skipped_quote_stage_is_not_checked(result):
+    assert registered_verdict(result, registry="the registry ws://10.0.0.9:8080")["state"] == "not_checked"
+
+
+def test_a_stage_that_failed_before_judging_is_degraded_with_its_message():
+    verdict = registered_verdict({"failed": True, "msg": "url must start with ws:// or wss://, got 'x'",
+                                  "quote": quote("10.0.0.5", OPN)}, registry="the registry x")
+    assert verdict["state"] == "degraded"
+    assert verdict["problems"] == ["the registry x could not be asked: url must start with ws:// or wss://, got 'x'"]
+
+
+@pytest.mark.parametrize("wei, text", [(0, "0 OPN"), (OPN, "1 OPN"), (2500000000000000000, "2.5 OPN"), (1, "0.000000000000000001 OPN")])
+def test_opn_text(wei, text):
+    assert opn_text(wei) == text
