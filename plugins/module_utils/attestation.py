@@ -21,7 +21,10 @@ array ``["Signature1", protected header bytes, b"", payload bytes]``.
 
 :func:`verify` runs every check and returns the parsed facts; a failure raises an
 :class:`AttestationError` (one subclass per kind of problem) whose ``reasons`` name
-the checks that failed and whose ``facts`` hold what could be parsed.
+the checks that failed and whose ``facts`` hold what could be parsed. :func:`verification_result`
+does it all from the options of the module attestation_verify (which the module
+attestation_probe shares) and returns the modules' result; :func:`failure` the failed
+result's message.
 
 Needs the Python packages ``cbor2`` and ``cryptography`` (45 or later: the chain is
 verified with ``cryptography.x509.verification``); no cryptography is written here.
@@ -35,6 +38,8 @@ import stat
 import traceback
 
 from collections.abc import Mapping
+
+from ansible.module_utils.basic import missing_required_lib
 
 try:
     import cbor2
@@ -567,3 +572,54 @@ def verify(raw, allowed_pcr0, root=None, at="now", max_age_seconds=300, nonce=No
     if reasons:
         raise AttestationCheckError(first[1], check=first[0], facts=facts, reasons=reasons)
     return facts
+
+
+# --------------------------------------------------------------------------
+# The modules' result (attestation_verify; attestation_probe with allowed_pcr0)
+# --------------------------------------------------------------------------
+
+def prepare(params):
+    """(raw document, allowed list, root or None, nonce bytes or None); raise AttestationError on bad options."""
+    require_libraries()
+    allowed = normalize_allowed(params["allowed_pcr0"])
+    if params["max_age_seconds"] < 0:
+        raise AttestationError("max_age_seconds must be 0 or more, got %d" % params["max_age_seconds"], check="input")
+    if params["at"].strip().lower() not in ("now", "document"):
+        parse_at(params["at"])  # refuse a bad time before reading anything
+    nonce = decode_hex(params["nonce"], "nonce") if params.get("nonce") is not None else None
+    root = load_root(params["root_certificate"]) if params.get("root_certificate") is not None else None
+    if params.get("document") is not None:
+        raw = decode_hex(params["document"], "document")
+    else:
+        raw = read_document_file(params["document_path"])
+    return raw, allowed, root, nonce
+
+
+def verification_result(params):
+    """Every check on the document that attestation_verify's options name -> (result, error).
+
+    ``params``: ``document`` or ``document_path``, ``allowed_pcr0``, ``root_certificate``, ``max_age_seconds``,
+    ``at``, ``nonce`` (the last two optional). ``result``: the module's return values (``verified``, ``reasons``,
+    ``matched_pcr0`` and whatever could be parsed); ``error``: None, or the AttestationError that failed it
+    (:func:`failure` gives the message).
+    """
+    params = dict({"at": "now", "nonce": None}, **params)
+    try:
+        raw, allowed, root, nonce = prepare(params)
+        facts = verify(raw, allowed, root=root, at=params["at"], max_age_seconds=params["max_age_seconds"], nonce=nonce)
+    except MissingLibraryError as exc:
+        return {"verified": False, "matched_pcr0": None, "reasons": exc.reasons}, exc
+    except AttestationError as exc:
+        result = dict(exc.facts)
+        result.setdefault("matched_pcr0", None)
+        result.update(verified=False, reasons=exc.reasons)
+        return result, exc
+    return dict(facts, verified=True, reasons=[]), None
+
+
+def failure(error, what="attestation document"):
+    """``{msg, exception}`` for fail_json from the error :func:`verification_result` returned."""
+    if isinstance(error, MissingLibraryError):
+        return {"msg": missing_required_lib(error.package, reason=error.why),
+                "exception": CBOR2_IMPORT_ERROR if error.package == "cbor2" else CRYPTOGRAPHY_IMPORT_ERROR}
+    return {"msg": "%s not verified: %s" % (what, error)}

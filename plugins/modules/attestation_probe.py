@@ -11,8 +11,11 @@ version_added: 0.2.0
 description:
   - Opens a WebSocket to an oracle enclave, sends the client protocol's C(get_attestation) message (the JSON
     object whose C(fname) is C(get_attestation)) and returns the answer, that is the attestation document (hex, as
-    the protocol carries it) and C(signThis), or C(busy) when the oracle serves another user's session. It does
-    not verify the document; pass RV(attestation) to M(opencontracts.enclave.attestation_verify).
+    the protocol carries it) and C(signThis), or C(busy) when the oracle serves another user's session.
+  - With O(allowed_pcr0) it also verifies the document it received, with the checks of
+    M(opencontracts.enclave.attestation_verify) (the same code, at the current time, without a nonce), and returns
+    that module's result as RV(verification); a document that does not verify fails the task. Without it, the
+    document is not verified; pass RV(attestation) to M(opencontracts.enclave.attestation_verify).
   - The oracle serves one user session at a time, and the probe takes it for as long as it takes to answer, then
     closes the connection. Probing an oracle while a user arrives can make that user see C(busy), so probe
     production oracles only when you accept that (the fleet report's C(fleet_report_attest)).
@@ -28,13 +31,29 @@ options:
         C(wss://<registry domain>:8081/<oracle ip>/).
     type: str
     required: true
+  allowed_pcr0:
+    description:
+      - The permitted PCR0 values, each 96 hexadecimal characters (as for
+        M(opencontracts.enclave.attestation_verify)). When given, the document received is verified (RV(verification)).
+    type: list
+    elements: str
+  root_certificate:
+    description:
+      - A PEM file with the certificate to trust as the root of the chain; by default the AWS Nitro Enclaves Root-G1
+        certificate shipped with the collection (as M(opencontracts.enclave.attestation_verify)). Used with O(allowed_pcr0).
+    type: path
+  max_age_seconds:
+    description: The oldest the document may be, in seconds. Used with O(allowed_pcr0).
+    type: int
+    default: 300
 extends_documentation_fragment:
   - opencontracts.enclave.client_protocol
   - opencontracts.enclave.attributes
   - opencontracts.enclave.attributes.read_only
 attributes:
   platform:
-    details: Runs on the controller (C(delegate_to=localhost)), which needs the Python library C(websockets).
+    details: Runs on the controller (C(delegate_to=localhost)), which needs the Python library C(websockets), and
+      with O(allowed_pcr0) C(cbor2) and C(cryptography) 45 or later.
 seealso:
   - module: opencontracts.enclave.attestation_verify
     description: Verifies the document this module returns.
@@ -49,12 +68,16 @@ EXAMPLES = r"""
   delegate_to: localhost
   register: oracle_probe
 
-- name: Verify it against the permitted PCR0 values
-  opencontracts.enclave.attestation_verify:
-    document: "{{ oracle_probe.attestation }}"
+- name: Ask for the document and verify it against the permitted PCR0 values, in one call
+  opencontracts.enclave.attestation_probe:
+    url: "ws://{{ ansible_host }}:8080"
     allowed_pcr0: "{{ enclave_build_permitted_pcr0.oracle }}"
   delegate_to: localhost
-  when: oracle_probe.status == 'attestation'
+  register: oracle_probe
+
+- name: Show the PCR0 it matched (null when the oracle was busy)
+  ansible.builtin.debug:
+    msg: "{{ oracle_probe.verification.matched_pcr0 | default('not checked', true) }}"
 
 - name: Through the registry's TLS proxy, as the protocol's client reaches an oracle
   opencontracts.enclave.attestation_probe:
@@ -95,12 +118,23 @@ error:
   returned: always
   type: str
   sample: "timed out after 10.0 s waiting for the answer"
+verification:
+  description:
+    - With O(allowed_pcr0), M(opencontracts.enclave.attestation_verify)'s result for the document received (its
+      C(verified), C(reasons), C(matched_pcr0), C(pcrs), C(module_id), C(timestamp), C(public_key), C(user_data),
+      C(nonce), C(leaf_not_after) and C(age_seconds), as that module documents them); null when no document was
+      received (RV(status) C(busy) or C(error)) or O(allowed_pcr0) is not given.
+  returned: always
+  type: dict
+  sample: {verified: true, reasons: [], matched_pcr0: a5e152ec8d45c1d137a7823e8edbb236dc010823a3b06506ca493ec35d9197ecf335868900bf6ab40156874d6fcbd0ad,
+           module_id: i-07d2111bce50814e1-enc0196f6e27ae4a4e1, timestamp: "2025-05-22T07:27:54.851Z", age_seconds: 3}
 """
 
 import json
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.opencontracts.enclave.plugins.module_utils.attestation import failure, verification_result
 from ansible_collections.opencontracts.enclave.plugins.module_utils.client_protocol import (
     HAS_WEBSOCKETS,
     WEBSOCKETS_ERROR,
@@ -153,6 +187,9 @@ def main():
             url=dict(type="str", required=True),
             timeout=dict(type="float", default=10.0),
             validate_certs=dict(type="bool", default=True),
+            allowed_pcr0=dict(type="list", elements="str"),
+            root_certificate=dict(type="path"),
+            max_age_seconds=dict(type="int", default=300),
         ),
         supports_check_mode=True,
     )
@@ -162,15 +199,21 @@ def main():
     timeout = module.params["timeout"]
     if not url.startswith(("ws://", "wss://")):
         module.fail_json(msg="url must start with ws:// or wss://, got %r" % url, status="error", attestation=None,
-                         sign_this=None, url=url, elapsed=0.0, error="bad url")
+                         sign_this=None, url=url, elapsed=0.0, error="bad url", verification=None)
     if timeout <= 0:
         module.fail_json(msg="timeout must be more than 0, got %s" % timeout, status="error", attestation=None,
-                         sign_this=None, url=url, elapsed=0.0, error="bad timeout")
+                         sign_this=None, url=url, elapsed=0.0, error="bad timeout", verification=None)
     status, document, sign_this, error, elapsed = probe(url, timeout, module.params["validate_certs"])
     result = dict(changed=False, status=status, attestation=document, sign_this=sign_this, url=url,
-                  elapsed=round(elapsed, 3), error=error)
+                  elapsed=round(elapsed, 3), error=error, verification=None)
     if status == "error":
         module.fail_json(msg="attestation probe of %s failed: %s" % (url, error), **result)
+    if status == "attestation" and module.params["allowed_pcr0"] is not None:
+        result["verification"], failed = verification_result({
+            "document": document, "allowed_pcr0": module.params["allowed_pcr0"],
+            "root_certificate": module.params["root_certificate"], "max_age_seconds": module.params["max_age_seconds"]})
+        if failed is not None:
+            module.fail_json(**dict(result, **failure(failed, "the attestation document of %s" % url)))
     module.exit_json(**result)
 
 

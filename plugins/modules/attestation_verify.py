@@ -194,37 +194,8 @@ reasons:
     - "debug_mode: PCR0 is all zeros: the enclave runs in debug mode, whose documents prove nothing about its image"
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.opencontracts.enclave.plugins.module_utils.attestation import (
-    AttestationError,
-    CBOR2_IMPORT_ERROR,
-    CRYPTOGRAPHY_IMPORT_ERROR,
-    MissingLibraryError,
-    decode_hex,
-    load_root,
-    normalize_allowed,
-    parse_at,
-    read_document_file,
-    require_libraries,
-    verify,
-)
-
-
-def prepare(params):
-    """(raw document, allowed list, root or None, nonce bytes or None); raise AttestationError on bad options."""
-    require_libraries()
-    allowed = normalize_allowed(params["allowed_pcr0"])
-    if params["max_age_seconds"] < 0:
-        raise AttestationError("max_age_seconds must be 0 or more, got %d" % params["max_age_seconds"], check="input")
-    if params["at"].strip().lower() not in ("now", "document"):
-        parse_at(params["at"])  # refuse a bad time before reading anything
-    nonce = decode_hex(params["nonce"], "nonce") if params["nonce"] is not None else None
-    root = load_root(params["root_certificate"]) if params["root_certificate"] is not None else None
-    if params["document"] is not None:
-        raw = decode_hex(params["document"], "document")
-    else:
-        raw = read_document_file(params["document_path"])
-    return raw, allowed, root, nonce
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.opencontracts.enclave.plugins.module_utils.attestation import failure, verification_result
 
 
 def main():
@@ -242,20 +213,10 @@ def main():
         required_one_of=[("document", "document_path")],
         supports_check_mode=True,
     )
-    params = module.params
-    try:
-        raw, allowed, root, nonce = prepare(params)
-        facts = verify(raw, allowed, root=root, at=params["at"], max_age_seconds=params["max_age_seconds"], nonce=nonce)
-    except MissingLibraryError as exc:
-        error = CBOR2_IMPORT_ERROR if exc.package == "cbor2" else CRYPTOGRAPHY_IMPORT_ERROR
-        module.fail_json(msg=missing_required_lib(exc.package, reason=exc.why), exception=error,
-                         changed=False, verified=False, matched_pcr0=None, reasons=exc.reasons)
-    except AttestationError as exc:
-        result = dict(exc.facts)
-        result.setdefault("matched_pcr0", None)
-        module.fail_json(msg="attestation document not verified: %s" % exc, changed=False, verified=False,
-                         reasons=exc.reasons, **result)
-    module.exit_json(changed=False, verified=True, reasons=[], **facts)
+    result, error = verification_result(module.params)
+    if error is not None:
+        module.fail_json(changed=False, **dict(result, **failure(error)))
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

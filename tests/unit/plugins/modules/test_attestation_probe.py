@@ -7,6 +7,7 @@ import threading
 import pytest
 from websockets.sync.server import serve
 
+import attestation_builder as builder
 from module_runner import run_module
 from ansible_collections.opencontracts.enclave.plugins.modules import attestation_probe
 
@@ -113,3 +114,58 @@ def test_plain_tcp_server_is_not_websocket():
 def test_bad_input(args, message):
     result = run_module(attestation_probe.main, args)
     assert result["failed"] and result["msg"].startswith(message)
+
+
+PERMITTED = builder.pcr(0xA5).hex()
+OTHER = builder.pcr(0x5A).hex()
+
+
+@pytest.fixture(name="ca", scope="module")
+def fixture_ca():
+    return builder.TestCA(builder.now())
+
+
+@pytest.fixture(name="root_pem")
+def fixture_root_pem(ca, tmp_path):
+    path = tmp_path / "root.pem"
+    path.write_bytes(ca.root_pem())
+    return str(path)
+
+
+def attestation_answer(document):
+    return lambda c: c.send(json.dumps({"fname": "attestation", "attestation": document.hex(), "signThis": "cd" * 32}))
+
+
+def test_without_allowed_pcr0_nothing_is_verified(oracle):
+    result = probe(oracle(attestation_answer(b"not a document")))
+    assert not result["failed"] and result["verification"] is None
+
+
+def test_with_allowed_pcr0_the_document_is_verified_in_the_same_call(oracle, ca, root_pem):
+    url = oracle(attestation_answer(builder.document(ca)))
+    result = probe(url, allowed_pcr0=[OTHER, PERMITTED.upper()], root_certificate=root_pem, max_age_seconds=60)
+    assert not result["failed"], result
+    assert result["status"] == "attestation"
+    verification = result["verification"]
+    assert verification["verified"] is True and verification["reasons"] == []
+    assert verification["matched_pcr0"] == PERMITTED and verification["pcrs"]["PCR0"] == PERMITTED
+    assert verification["module_id"] == "i-0123456789abcdef0-enc0123456789abcdef"
+
+
+def test_a_document_that_does_not_verify_fails_naming_the_checks(oracle, ca, root_pem):
+    url = oracle(attestation_answer(builder.document(ca)))
+    result = probe(url, allowed_pcr0=[OTHER], root_certificate=root_pem)
+    assert result["failed"] and result["status"] == "attestation"
+    assert result["verification"]["verified"] is False and result["verification"]["matched_pcr0"] is None
+    assert [reason.split(":")[0] for reason in result["verification"]["reasons"]] == ["pcr0_allowed"]
+    assert result["msg"].startswith("the attestation document of %s not verified: pcr0_allowed: " % url)
+
+
+def test_a_document_under_another_root_does_not_verify(oracle, ca):
+    result = probe(oracle(attestation_answer(builder.document(ca))), allowed_pcr0=[PERMITTED])
+    assert result["failed"] and "chain" in [reason.split(":")[0] for reason in result["verification"]["reasons"]]
+
+
+def test_a_busy_oracle_has_nothing_to_verify(oracle, root_pem):
+    result = probe(oracle(lambda c: c.send(json.dumps({"fname": "busy"}))), allowed_pcr0=[PERMITTED], root_certificate=root_pem)
+    assert not result["failed"] and result["status"] == "busy" and result["verification"] is None
