@@ -50,11 +50,10 @@ def fleet_report_html(report):
     return render_html(report)
 
 
-def fleet_report_attestation_archive(report, hostvars, existing="", probe_var="__fleet_report_attest_probe",
-                                     verify_var="__fleet_report_attest_verify"):
+def fleet_report_attestation_archive(report, hostvars, existing="", probe_var="__fleet_report_attest_probe"):
     """The text of attestations-<date>.jsonl: ``existing``, then a line per oracle whose attestation verified."""
     _check_report("fleet_report_attestation_archive", report)
-    records = archive_records(report["hosts"], hostvars, probe_var, verify_var, report.get("generated_at"))
+    records = archive_records(report["hosts"], hostvars, probe_var, report.get("generated_at"))
     return archive_text(existing, records)
 
 

@@ -6,16 +6,17 @@
 result (what its health gate's stages registered, combined into one fact).
 
 The stages (roles/enclave_service/tasks/health.yml) are the restart handler, the module enclave_health,
-the attestation probe and check (modules attestation_probe and attestation_verify) and the registry's
-quote (module registry_quote). A stage that did not run registered a skipped result, or nothing (the
-restart handler): :func:`service_result` takes either, and never fails on a missing value.
+the attestation probe, which verifies the document it gets (module attestation_probe with allowed_pcr0),
+and the registry's quote, which the module registry_quote judges. A stage that did not run registered a
+skipped result, or nothing (the restart handler): :func:`service_result` takes either, and never fails on
+a missing value.
 
 Public API: :func:`enclave_selector`, :func:`restarted`, :func:`service_result`.
 """
 
 from collections.abc import Mapping
 
-from ansible_collections.opencontracts.enclave.plugins.module_utils.registry_quote import verdict_of_result
+from ansible_collections.opencontracts.enclave.plugins.module_utils.registry_quote import registered_verdict
 
 
 def enclave_selector(enclave_name, pcr0s):
@@ -47,9 +48,9 @@ def restarted(restart):
     return bool(_get(restart, "changed", default=False) or _get(restart, "skipped", default=False))
 
 
-def attested(probe, verify):
+def attested(probe):
     """``verified``, ``busy``, or ``not_checked`` (the stage is off or was skipped); a failed check failed the host."""
-    if _get(verify, "verified", default=False):
+    if _get(probe, "verification", "verified", default=False):
         return "verified"
     return _get(probe, "status", default="not_checked")
 
@@ -57,16 +58,16 @@ def attested(probe, verify):
 def service_result(stages, context):
     """The fact enclave_service_result (see the role's README) from the stages' registered results.
 
-    stages: ``{restart, health, attest_probe, attest_verify, registry_quote}``, each a registered result or nothing;
-    context: ``{check_mode, enclave_name, unit, settings, optional_settings, registry_quote_address,
-    registry_quote_url}`` (the serve script's settings, and those it may lack).
+    stages: ``{restart, health, attest_probe, registry_quote}``, each a registered result or nothing;
+    context: ``{kind, check_mode, enclave_name, unit, settings, optional_settings, registry_quote_url}`` (the serve
+    script's settings, and those it may lack). An oracle's result also has ``price_wei``, ``provider`` and
+    ``registry``, its settings PRICE, PROVIDER and REGISTRY.
     """
     stages = stages if isinstance(stages, Mapping) else {}
     context = context if isinstance(context, Mapping) else {}
     health = stages.get("health")
-    probe = stages.get("attest_probe")
     settings = context.get("settings") or {}
-    return {
+    result = {
         "state": _get(health, "enclave", "state", default="PENDING" if context.get("check_mode") else "UNKNOWN"),
         "healthy": _get(health, "healthy", default=False),
         "enclave_id": _get(health, "enclave", "id"),
@@ -75,14 +76,15 @@ def service_result(stages, context):
         "pcr0": _get(health, "pcr0"),
         "pcr0_permitted": _get(health, "pcr0_permitted", default=False),
         "matched_pcr0": _get(health, "matched_pcr0"),
-        "attested": attested(probe, stages.get("attest_verify")),
+        "attested": attested(stages.get("attest_probe")),
         "port_open": _get(health, "port_open", default=False),
-        # The registry's verdict on this oracle: state registered, not_quoted, degraded or not_checked.
-        "registry_quote": verdict_of_result(
-            stages.get("registry_quote"), context.get("registry_quote_address"), settings.get("PRICE", ""),
-            provider=settings.get("PROVIDER", ""), registry="the registry %s" % context.get("registry_quote_url"),
-            busy=_get(probe, "status", default="") == "busy"),
+        # The registry's verdict on this oracle (the module's): state registered, not_quoted, degraded or not_checked.
+        "registry_quote": registered_verdict(stages.get("registry_quote"),
+                                             registry="the registry %s" % context.get("registry_quote_url")),
         "restarted": restarted(stages.get("restart")),
         "unit": context.get("unit"),
         "settings": dict(settings, **(context.get("optional_settings") or {})),
     }
+    if context.get("kind") == "oracle":
+        result.update(price_wei=settings.get("PRICE"), provider=settings.get("PROVIDER"), registry=settings.get("REGISTRY"))
+    return result

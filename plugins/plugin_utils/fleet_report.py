@@ -76,14 +76,11 @@ DEFAULT_OPTIONS = {
     },
     # The host variable that holds the registered enclave_info result.
     "result_var": "__fleet_report_info",
-    # The host variables that hold the registered attestation_probe and attestation_verify results (oracles).
+    # The host variable that holds the registered attestation_probe result, with its verification (oracles).
     "attest_probe_var": "__fleet_report_attest_probe",
-    "attest_verify_var": "__fleet_report_attest_verify",
-    # The host variables that hold the registered registry_quote result (oracles), the oracle's address as the
-    # registry knows it and the registry's address (set with it by the probe).
+    # The host variable that holds the registered registry_quote result (oracles), which names the registry's
+    # address (url) and the oracle's as the registry knows it (address).
     "registry_quote_var": "__fleet_report_registry_quote",
-    "registry_quote_address_var": "__fleet_report_registry_quote_address",
-    "registry_quote_url_var": "__fleet_report_registry_quote_url",
 }
 
 # Inventory variables read for oracle rows.
@@ -225,10 +222,7 @@ def collect_inputs(hostnames, hostvars, groups, options=None, permitted_defaults
                     "price": variables.get(VAR_PRICE),
                     "no_demand_timeout": variables.get(VAR_TIMEOUT),
                     "attest_probe": variables.get(options["attest_probe_var"]),
-                    "attest_verify": variables.get(options["attest_verify_var"]),
                     "registry_quote": variables.get(options["registry_quote_var"]),
-                    "registry_quote_address": variables.get(options["registry_quote_address_var"]),
-                    "registry_quote_url": variables.get(options["registry_quote_url_var"]),
                 })
             inputs.append(entry)
     return inputs
@@ -462,7 +456,7 @@ def _empty_row(entry):
 
 
 def _attestation_findings(entry, row, now, degraded, notes):
-    row["attested"], row["attestation"] = judge_attestation(entry.get("attest_probe"), entry.get("attest_verify"), now)
+    row["attested"], row["attestation"] = judge_attestation(entry.get("attest_probe"), now)
     if row["attested"] == "failed":
         degraded.append("attestation failed: %s" % row["attestation"]["reason"])
     elif row["attested"] == "busy":
@@ -474,8 +468,8 @@ def _registry_quote_findings(entry, row, degraded, notes):
     result = entry.get("registry_quote")
     if not isinstance(result, Mapping) or result.get("skipped"):
         return
-    url = entry.get("registry_quote_url")
-    verdict = verdict_of_result(result, entry.get("registry_quote_address") or entry["host"], row.get("price_wei") or "",
+    url = result.get("url")
+    verdict = verdict_of_result(result, result.get("address") or entry["host"], row.get("price_wei") or "",
                                 provider=row.get("provider"), registry=("the registry %s" % url) if url else "the registry",
                                 busy=row.get("attested") == "busy")
     row["registry_quote"] = dict((key, verdict[key]) for key in (

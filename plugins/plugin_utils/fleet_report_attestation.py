@@ -5,9 +5,9 @@
 """The fleet report's attestation part: what the probe and the verification found for an oracle.
 
 The role fleet_report registers, on each oracle it probes (``fleet_report_attest``), the result of
-the module ``attestation_probe`` (the client protocol's ``get_attestation``, sent from the controller)
-and, when the oracle sent a document, the result of ``attestation_verify``. :func:`judge_attestation`
-turns both into the row's ``attested`` and ``attestation`` fields (docs/fleet-report.md);
+the module ``attestation_probe`` (the client protocol's ``get_attestation``, sent from the controller),
+which, when the oracle sent a document, verifies it (its ``verification``: attestation_verify's result).
+:func:`judge_attestation` turns it into the row's ``attested`` and ``attestation`` fields (docs/fleet-report.md);
 :func:`archive_records` and :func:`archive_text` keep every verified document in
 ``attestations-<date>.jsonl`` so that it can be verified again later (``at: document``).
 
@@ -82,8 +82,8 @@ def _empty():
             "leaf_expires_in_seconds": None}
 
 
-def judge_attestation(probe, verify, now):
-    """(attested, attestation object) of one oracle from its registered probe and verify results.
+def judge_attestation(probe, now):
+    """(attested, attestation object) of one oracle from its registered probe result and the verification in it.
 
     ``now`` is the report's time (a datetime, UTC): the age of the document and the time left on its
     leaf certificate are counted from it.
@@ -100,7 +100,7 @@ def judge_attestation(probe, verify, now):
         attestation["status"] = "failed"
         attestation["reason"] = "probe: %s" % (_first_line(probe.get("error") or probe.get("msg")) or "no answer")
         return "failed", attestation
-    verify = verify if isinstance(verify, Mapping) else {}
+    verify = probe.get("verification") if isinstance(probe.get("verification"), Mapping) else {}
     pcrs = verify.get("pcrs") if isinstance(verify.get("pcrs"), Mapping) else {}
     attestation.update({
         "pcr0": pcrs.get("PCR0"),
@@ -121,11 +121,11 @@ def judge_attestation(probe, verify, now):
         return "verified", attestation
     reasons = [str(reason) for reason in verify.get("reasons") or [] if reason]
     attestation["status"] = "failed"
-    attestation["reason"] = "; ".join(reasons) if reasons else (_first_line(verify.get("msg")) or "not verified")
+    attestation["reason"] = "; ".join(reasons) if reasons else (_first_line(probe.get("msg")) or "not verified")
     return "failed", attestation
 
 
-def archive_records(rows, hostvars, probe_var, verify_var, checked_at):
+def archive_records(rows, hostvars, probe_var, checked_at):
     """One archive record per verified oracle row: host, time, the document (hex) and the result."""
     records = []
     for row in rows or []:
@@ -133,7 +133,7 @@ def archive_records(rows, hostvars, probe_var, verify_var, checked_at):
             continue
         variables = hostvars[row["host"]] if row["host"] in hostvars else {}
         probe = variables.get(probe_var) or {}
-        verify = variables.get(verify_var) or {}
+        verify = probe.get("verification") or {}
         result = dict((key, verify.get(key)) for key in (
             "verified", "matched_pcr0", "module_id", "timestamp", "nonce", "reasons"))
         result["pcr0"] = (verify.get("pcrs") or {}).get("PCR0")

@@ -128,9 +128,8 @@ def test_html_shows_the_registry_quote():
     hostvars["oracle-3"].update({
         "__fleet_report_registry_quote": {"changed": False, "quote": {
             "ip": "198.51.100.3", "available": True, "price_wei": 10 ** 18, "registry_price_wei": 10 ** 17,
-            "provider": samples.PROVIDER_EIP55, "registry_signature": "0x01"}},
-        "__fleet_report_registry_quote_address": "198.51.100.3",
-        "__fleet_report_registry_quote_url": "ws://203.0.113.10:8080<b>"})
+            "provider": samples.PROVIDER_EIP55, "registry_signature": "0x01"},
+            "address": "198.51.100.3", "url": "ws://203.0.113.10:8080<b>"}})
     html = filters.fleet_report_html(filters.fleet_report(sorted(hostvars), hostvars, groups, generated_at="2026-11-27T09:14:05Z"))
     assert "Registry ws://203.0.113.10:8080&lt;b&gt;" in html
     assert "users are sent to 198.51.100.3 at 1 OPN (+ registry 0.1 OPN)" in html

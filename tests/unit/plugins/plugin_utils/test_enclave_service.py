@@ -17,14 +17,13 @@ HEALTHY = {"changed": False, "healthy": True, "pcr0": PCR0, "pcr0_permitted": Tr
            "port_open": True, "enclave": {"id": "i-0-enc-1", "name": "oracle", "state": "RUNNING", "flags": "NONE"}}
 QUOTE = {"changed": False, "quote": {"ip": "10.0.0.5", "available": True, "price_wei": 750000000000000000,
                                      "registry_price_wei": 10 ** 17, "provider": "0xA", "registry_signature": None}}
-CONTEXT = {"check_mode": False, "enclave_name": "", "unit": "opencontracts-oracle.service",
+CONTEXT = {"kind": "registry", "check_mode": False, "enclave_name": "", "unit": "opencontracts-oracle.service",
            "settings": {"PRICE": "750000000000000000", "PROVIDER": "0xa"}, "optional_settings": {"NOTE": "x"},
-           "registry_quote_address": "10.0.0.5", "registry_quote_url": "ws://10.0.0.9:8080"}
+           "registry_quote_url": "ws://10.0.0.9:8080"}
 
 
 def stages(**changes):
-    values = {"restart": None, "health": HEALTHY, "attest_probe": SKIPPED, "attest_verify": SKIPPED,
-              "registry_quote": SKIPPED}
+    values = {"restart": None, "health": HEALTHY, "attest_probe": SKIPPED, "registry_quote": SKIPPED}
     values.update(changes)
     return values
 
@@ -59,14 +58,14 @@ def test_a_null_the_module_returned_stays_null():
     assert service_result(stages(health=health), dict(CONTEXT, enclave_name="named"))["enclave_name"] is None
 
 
-@pytest.mark.parametrize("probe, verify, expected", [
-    ({"status": "attestation", "attestation": "b64"}, {"verified": True}, "verified"),
-    ({"status": "busy"}, SKIPPED, "busy"),
-    (SKIPPED, SKIPPED, "not_checked"),
-    (None, None, "not_checked"),
+@pytest.mark.parametrize("probe, expected", [
+    ({"status": "attestation", "attestation": "b64", "verification": {"verified": True}}, "verified"),
+    ({"status": "busy", "verification": None}, "busy"),
+    (SKIPPED, "not_checked"),
+    (None, "not_checked"),
 ])
-def test_the_attestation_stage(probe, verify, expected):
-    assert service_result(stages(attest_probe=probe, attest_verify=verify), CONTEXT)["attested"] == expected
+def test_the_attestation_stage(probe, expected):
+    assert service_result(stages(attest_probe=probe), CONTEXT)["attested"] == expected
 
 
 @pytest.mark.parametrize("restart, expected", [
@@ -78,20 +77,24 @@ def test_restarted_when_the_handler_ran_or_would_have(restart, expected):
     assert service_result(stages(restart=restart), CONTEXT)["restarted"] is expected
 
 
-def test_the_registry_quote_is_judged_at_the_inventory_price_and_provider():
-    verdict = service_result(stages(registry_quote=QUOTE), CONTEXT)["registry_quote"]
-    assert (verdict["state"], verdict["registry"], verdict["problems"]) == (
-        "registered", "the registry ws://10.0.0.9:8080", [])
-    other = service_result(stages(registry_quote=QUOTE), dict(CONTEXT, settings={"PRICE": "10", "PROVIDER": "0xb"}))
-    assert other["registry_quote"]["state"] == "degraded"
-    assert len(other["registry_quote"]["problems"]) == 2
+def test_the_registry_quote_is_the_verdict_the_module_returned():
+    verdict = {"state": "registered", "registry": "the registry ws://10.0.0.9:8080", "problems": []}
+    assert service_result(stages(registry_quote=dict(QUOTE, verdict=verdict)), CONTEXT)["registry_quote"] == verdict
 
 
-def test_an_oracle_serving_a_user_is_not_degraded_for_not_being_quoted():
-    none_free = {"quote": dict(QUOTE["quote"], ip="N/A", available=False, price_wei=None)}
-    assert service_result(stages(registry_quote=none_free), CONTEXT)["registry_quote"]["state"] == "degraded"
-    busy = service_result(stages(registry_quote=none_free, attest_probe={"status": "busy"}), CONTEXT)
-    assert busy["registry_quote"]["state"] == "not_quoted"
+def test_a_quote_stage_that_failed_before_judging_is_degraded_naming_the_registry():
+    failed = {"failed": True, "msg": "price_wei must be a whole number of wei, got ''"}
+    verdict = service_result(stages(registry_quote=failed), CONTEXT)["registry_quote"]
+    assert verdict["state"] == "degraded"
+    assert verdict["problems"] == ["the registry ws://10.0.0.9:8080 could not be asked: "
+                                   "price_wei must be a whole number of wei, got ''"]
+
+
+def test_an_oracle_s_result_names_its_price_provider_and_registry():
+    settings = {"PRICE": "750000000000000000", "PROVIDER": "0xA", "REGISTRY": "10.0.0.9"}
+    result = service_result(stages(), dict(CONTEXT, kind="oracle", settings=settings))
+    assert (result["price_wei"], result["provider"], result["registry"]) == ("750000000000000000", "0xA", "10.0.0.9")
+    assert "price_wei" not in service_result(stages(), CONTEXT)
 
 
 def test_the_filter_needs_dictionaries():

@@ -471,8 +471,7 @@ def quoted(ip, price_wei, provider=PROVIDER_EIP55):
 
 def with_quote(fleet, host, result, address):
     hostvars, groups = fleet
-    hostvars[host].update({"__fleet_report_registry_quote": result, "__fleet_report_registry_quote_address": address,
-                           "__fleet_report_registry_quote_url": REGISTRY_URL})
+    hostvars[host]["__fleet_report_registry_quote"] = dict(result, url=REGISTRY_URL, address=address)
     return hostvars, groups
 
 

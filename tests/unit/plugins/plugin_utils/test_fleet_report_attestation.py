@@ -1,8 +1,8 @@
-"""The attestation part of the fleet report: probe and verify results judged, documents archived.
+"""The attestation part of the fleet report: probe results and their verification judged, documents archived.
 
-The probe and verify results are written out by hand as the modules attestation_probe and
-attestation_verify return them (their RETURN blocks); the document is built here under a throwaway
-certificate whose expiry the test chooses.
+The probe results are written out by hand as the module attestation_probe returns them with allowed_pcr0
+(its RETURN block; the verification is attestation_verify's result); the document is built here under a
+throwaway certificate whose expiry the test chooses.
 """
 
 import datetime
@@ -47,7 +47,7 @@ def probe(document, status="attestation", **extra):
 
 
 def verified(pcr0=samples.FIXTURE_PCR0, timestamp="2026-11-27T09:14:00Z", ok=True, reasons=None):
-    return {"changed": False, "failed": False, "verified": ok, "pcrs": {"PCR0": pcr0, "PCR1": pcr0, "PCR2": "00" * 48},
+    return {"verified": ok, "pcrs": {"PCR0": pcr0, "PCR1": pcr0, "PCR2": "00" * 48},
             "matched_pcr0": pcr0 if ok else None, "module_id": MODULE_ID, "timestamp": timestamp,
             "public_key": "0x" + "11" * 20, "user_data": "30820122", "nonce": None, "reasons": reasons or []}
 
@@ -76,7 +76,7 @@ def test_verified_oracle_stays_serving(fleet):
     hostvars, groups = fleet
     document = leaf_document()
     hostvars["oracle-1"]["__fleet_report_attest_probe"] = probe(document)
-    hostvars["oracle-1"]["__fleet_report_attest_verify"] = verified()
+    hostvars["oracle-1"]["__fleet_report_attest_probe"]["verification"] = verified()
     report = build(hostvars, groups)
     row = row_of(report, "oracle-1")
     assert row["verdict"] == "serving" and row["reasons"] == [] and row["notes"] == []
@@ -95,7 +95,7 @@ def test_verified_oracle_stays_serving(fleet):
 def test_failed_check_degrades_with_its_reason(fleet):
     hostvars, groups = fleet
     hostvars["oracle-2"]["__fleet_report_attest_probe"] = probe(leaf_document())
-    hostvars["oracle-2"]["__fleet_report_attest_verify"] = dict(
+    hostvars["oracle-2"]["__fleet_report_attest_probe"]["verification"] = dict(
         verified(pcr0="00" * 48, ok=False, reasons=["debug mode: PCR0 is all zeros"]),
         msg="attestation check failed: debug mode: PCR0 is all zeros")
     report = build(hostvars, groups)
@@ -110,7 +110,8 @@ def test_failed_check_degrades_with_its_reason(fleet):
 def test_failed_without_reasons_takes_the_message(fleet):
     hostvars, groups = fleet
     hostvars["oracle-2"]["__fleet_report_attest_probe"] = probe(leaf_document())
-    hostvars["oracle-2"]["__fleet_report_attest_verify"] = {"failed": False, "msg": "Failed to import the required Python library (cbor2)"}
+    hostvars["oracle-2"]["__fleet_report_attest_probe"].update(
+        failed=True, msg="Failed to import the required Python library (cbor2)", verification={"verified": False, "reasons": []})
     row = row_of(build(hostvars, groups), "oracle-2")
     assert row["reasons"] == ["attestation failed: Failed to import the required Python library (cbor2)"]
 
@@ -120,7 +121,6 @@ def test_probe_error_is_a_failure(fleet):
     hostvars["oracle-3"]["__fleet_report_attest_probe"] = probe(
         None, status="error", error="cannot talk to ws://203.0.113.21:8080: [Errno 111] Connection refused",
         msg="attestation probe of ws://203.0.113.21:8080 failed")
-    hostvars["oracle-3"]["__fleet_report_attest_verify"] = {"skipped": True, "changed": False}
     row = row_of(build(hostvars, groups), "oracle-3")
     assert row["verdict"] == "degraded" and row["attested"] == "failed"
     assert row["reasons"] == ["attestation failed: probe: cannot talk to ws://203.0.113.21:8080: [Errno 111] Connection refused"]
@@ -129,7 +129,6 @@ def test_probe_error_is_a_failure(fleet):
 def test_busy_is_not_a_failure(fleet):
     hostvars, groups = fleet
     hostvars["oracle-1"]["__fleet_report_attest_probe"] = probe(None, status="busy")
-    hostvars["oracle-1"]["__fleet_report_attest_verify"] = {"skipped": True, "changed": False}
     report = build(hostvars, groups)
     row = row_of(report, "oracle-1")
     assert row["verdict"] == "serving" and row["reasons"] == []
@@ -154,12 +153,11 @@ def test_archive_keeps_only_verified_documents(fleet):
     hostvars, groups = fleet
     document = leaf_document()
     hostvars["oracle-1"]["__fleet_report_attest_probe"] = probe(document)
-    hostvars["oracle-1"]["__fleet_report_attest_verify"] = verified()
+    hostvars["oracle-1"]["__fleet_report_attest_probe"]["verification"] = verified()
     hostvars["oracle-2"]["__fleet_report_attest_probe"] = probe(leaf_document())
-    hostvars["oracle-2"]["__fleet_report_attest_verify"] = verified(ok=False, reasons=["signature: does not verify"])
+    hostvars["oracle-2"]["__fleet_report_attest_probe"]["verification"] = verified(ok=False, reasons=["signature: does not verify"])
     report = build(hostvars, groups)
-    records = fa.archive_records(report["hosts"], hostvars, "__fleet_report_attest_probe", "__fleet_report_attest_verify",
-                                 "2026-11-27T09:14:05Z")
+    records = fa.archive_records(report["hosts"], hostvars, "__fleet_report_attest_probe", "2026-11-27T09:14:05Z")
     assert records == [{
         "schema": "opencontracts.enclave/attestation", "host": "oracle-1", "kind": "oracle", "url": "ws://203.0.113.21:8080",
         "checked_at": "2026-11-27T09:14:05Z", "document": document, "sign_this": "ab" * 32,
@@ -178,7 +176,7 @@ def test_archive_text_appends_json_lines():
 
 
 def test_leaf_expiry_from_the_verifier_first():
-    verify = dict(verified(), leaf_not_after="2026-11-27T10:14:05Z")
-    attested, attestation = fa.judge_attestation(probe(leaf_document()), verify, NOW)
+    verification = dict(verified(), leaf_not_after="2026-11-27T10:14:05Z")
+    attested, attestation = fa.judge_attestation(probe(leaf_document(), verification=verification), NOW)
     assert attested == "verified"
     assert attestation["leaf_not_after"] == "2026-11-27T10:14:05Z" and attestation["leaf_expires_in_seconds"] == 3600
