@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Filters of the role enclave_service besides its input rules: enclave_service_selector (how its unit tells the
-service's enclaves), enclave_service_result and enclave_service_restarted (its health gate, combined).
+service's enclaves), enclave_service_result and enclave_service_restarted (its health gate, combined),
+enclave_service_summary (one line per host of a playbook's end).
 
 The logic lives in ``plugins/plugin_utils/enclave_service.py``; each filter is documented in the YAML file of
 its name beside this one.
@@ -30,6 +31,14 @@ def enclave_service_selector(pcr0s, enclave_name):
     return enclave_service.enclave_selector(enclave_name, pcr0s)
 
 
+def enclave_service_summary(hosts, hostvars, kind):
+    """One line per host from its <kind>_service_result (the end of playbooks/oracle.yml)."""
+    if kind not in ("oracle", "registry"):
+        raise AnsibleFilterError("opencontracts.enclave.enclave_service_summary: kind must be oracle or registry, got %r"
+                                 % (kind,))
+    return enclave_service.summary_lines(hosts, hostvars, kind)
+
+
 def enclave_service_restarted(restart):
     """Whether the restart handler ran in this run (its registered result, or nothing)."""
     return enclave_service.restarted(restart)
@@ -41,4 +50,5 @@ class FilterModule:
             "enclave_service_result": enclave_service_result,
             "enclave_service_restarted": enclave_service_restarted,
             "enclave_service_selector": enclave_service_selector,
+            "enclave_service_summary": enclave_service_summary,
         }

@@ -11,12 +11,17 @@ and the registry's quote, which the module registry_quote judges. A stage that d
 skipped result, or nothing (the restart handler): :func:`service_result` takes either, and never fails on
 a missing value.
 
-Public API: :func:`enclave_selector`, :func:`restarted`, :func:`service_result`.
+:func:`summary_lines` is the end of playbooks/oracle.yml: one line per host from its ``<kind>_service_result``.
+
+Public API: :func:`enclave_selector`, :func:`restarted`, :func:`service_result`, :func:`summary_lines`.
 """
 
 from collections.abc import Mapping
 
 from ansible_collections.opencontracts.enclave.plugins.module_utils.registry_quote import registered_verdict
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.oracle_inputs import OracleInputError, format_opn
+
+NOT_SERVED = "not served in this run (failed, unreachable or not reached by the rollout)"
 
 
 def enclave_selector(enclave_name, pcr0s):
@@ -88,3 +93,30 @@ def service_result(stages, context):
     if context.get("kind") == "oracle":
         result.update(price_wei=settings.get("PRICE"), provider=settings.get("PROVIDER"), registry=settings.get("REGISTRY"))
     return result
+
+
+def _summary_line(result, kind):
+    line = "%s %s, PCR0 %s (%s...)" % (result.get("state"), result.get("enclave_id") or "-",
+                                       "permitted" if result.get("pcr0_permitted") else "NOT PERMITTED",
+                                       (result.get("pcr0") or "unknown")[:16])
+    if kind == "oracle":
+        try:
+            line += ", price %s" % format_opn(result.get("price_wei"))
+        except OracleInputError:
+            line += ", price %s" % result.get("price_wei")
+    if result.get("flags") == "DEBUG_MODE":
+        line += ", DEBUG MODE"
+    if result.get("restarted"):
+        line += ", restarted"
+    return line
+
+
+def summary_lines(hosts, hostvars, kind):
+    """One line per host: ``host: STATE enclave-id, PCR0 permitted (first 16 hex...)[, price][, DEBUG MODE][, restarted]``
+    from its ``<kind>_service_result``, or that it was not served in this run (no result)."""
+    lines = []
+    for host in hosts or []:
+        variables = hostvars[host] if host in hostvars else {}
+        result = variables.get("%s_service_result" % kind)
+        lines.append("%s: %s" % (host, _summary_line(result, kind) if isinstance(result, Mapping) else NOT_SERVED))
+    return lines

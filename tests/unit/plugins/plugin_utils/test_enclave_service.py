@@ -121,3 +121,26 @@ def test_the_unit_tells_its_enclaves_by_name_else_by_pcr0(name, pcr0s, expected)
 def test_the_selector_needs_a_list():
     with pytest.raises(AnsibleFilterError, match="must be a list, got str"):
         FILTERS["enclave_service_selector"](PCR0, "")
+
+
+def test_the_summary_has_one_line_per_host():
+    hostvars = {
+        "oracle-1": {"oracle_service_result": {"state": "RUNNING", "enclave_id": "i-0-enc-1", "pcr0_permitted": True,
+                                               "pcr0": PCR0, "price_wei": "1500000000000000000", "flags": "NONE",
+                                               "restarted": True}},
+        "oracle-2": {"oracle_service_result": {"state": "RUNNING", "enclave_id": None, "pcr0_permitted": False,
+                                               "pcr0": None, "price_wei": "2000000000000000000", "flags": "DEBUG_MODE",
+                                               "restarted": False}},
+        "oracle-3": {},
+    }
+    assert FILTERS["enclave_service_summary"](["oracle-1", "oracle-2", "oracle-3", "oracle-4"], hostvars, "oracle") == [
+        "oracle-1: RUNNING i-0-enc-1, PCR0 permitted (abababababababab...), price 1.5 OPN, restarted",
+        "oracle-2: RUNNING -, PCR0 NOT PERMITTED (unknown...), price 2 OPN, DEBUG MODE",
+        "oracle-3: not served in this run (failed, unreachable or not reached by the rollout)",
+        "oracle-4: not served in this run (failed, unreachable or not reached by the rollout)",
+    ]
+    registry = {"registry-1": {"registry_service_result": dict(hostvars["oracle-1"]["oracle_service_result"], restarted=False)}}
+    assert FILTERS["enclave_service_summary"](["registry-1"], registry, "registry") == [
+        "registry-1: RUNNING i-0-enc-1, PCR0 permitted (abababababababab...)"]
+    with pytest.raises(AnsibleFilterError, match="kind must be oracle or registry, got 'socat'"):
+        FILTERS["enclave_service_summary"]([], {}, "socat")
