@@ -351,8 +351,8 @@ def test_owned_keeps_only_what_carries_the_fleets_tag_and_the_mark():
 
 
 def test_identity_ties_every_resource_to_the_fleet_and_lets_the_fleets_tags_win():
-    identity = FILTERS["ec2_fleet_identity"]("oracles-eu.1", {"team": "ops", "Name": "mine", "opencontracts:fleet": "x",
-                                                               "opencontracts:managed-by": "me"}, "oracle")
+    tags = {"team": "ops", "Name": "mine", "opencontracts:fleet": "x", "opencontracts:managed-by": "me"}
+    identity = FILTERS["ec2_fleet_identity"]("oracles-eu.1", tags, "oracle")
     fleet = {"opencontracts:fleet": "oracles-eu.1"}
     assert identity["identity_tags"] == fleet
     assert identity["instance_tags"] == {"team": "ops", "Name": "oracles-eu.1", "opencontracts:fleet": "x",
