@@ -292,7 +292,13 @@ rust:
     rustup: {description: "C(<home>/cargo/bin/rustup) runs.", type: bool, sample: true}
     toolchain_installed: {description: "The toolchain is installed.", type: bool, sample: true}
     targets_missing: {description: "The targets the toolchain lacks (all of them when it is not installed).", type: list, elements: str, sample: []}
-    rustup_init: {description: "The pinned rustup-init for this architecture ({url, sha256}); null when none is pinned.", type: dict}
+    rustup_init:
+      description:
+        - The pinned rustup-init for this architecture, C({url, sha256, name}) (C(sha256) in lower case; C(name) is
+          C(rustup-init-<architecture>), its file name in the controller's cache); null when none is pinned.
+      type: dict
+      sample: {url: "https://static.rust-lang.org/rustup/archive/1.27.1/x86_64-unknown-linux-gnu/rustup-init",
+               sha256: 6aeece6993e902708983b209d04c0d1dbb14ebb405ddb87def578d41f920f56d, name: rustup-init-x86_64}
     environment:
       description: "The environment rustup-init, rustup and cargo run with: C(RUSTUP_HOME), C(CARGO_HOME) and a C(PATH) with
         C(<home>/cargo/bin) first."
@@ -524,11 +530,14 @@ def read_rust(module, rust, architecture):
             [rustup, "target", "list", "--installed", "--toolchain", rust["toolchain"]], environ_update=env)
         targets = [line.strip() for line in out.splitlines() if line.strip()] if rc == 0 else []
     init = (rust["rustup_init"] or {}).get(architecture)
+    if isinstance(init, dict):
+        # As the common role's fetch keeps it on the controller: <sha256>/<name>.
+        init = {"url": init.get("url"), "sha256": str(init.get("sha256", "")).lower(), "name": "rustup-init-" + architecture}
     return {
         "rustup": present,
         "toolchain_installed": installed,
         "targets_missing": [target for target in rust["targets"] if target not in targets],
-        "rustup_init": init if isinstance(init, dict) else None,
+        "rustup_init": init,
         "environment": {"RUSTUP_HOME": env["RUSTUP_HOME"], "CARGO_HOME": env["CARGO_HOME"],
                         "PATH": "%s:%s" % (os.path.join(home, "cargo", "bin"), SYSTEM_PATH)},
         "profile": read_profile(rust["profile"], home),
@@ -609,8 +618,8 @@ def main():
     if params["rust"]:
         rust = read_rust(module, params["rust"], platform["architecture"])
         if not rust["rustup"] and rust["rustup_init"] and rust["rustup_init"].get("url"):
-            fetch.append({"source": rust["rustup_init"]["url"], "sha256": str(rust["rustup_init"].get("sha256", "")).lower(),
-                          "name": "rustup-init-" + platform["architecture"]})
+            fetch.append({"source": rust["rustup_init"]["url"], "sha256": rust["rustup_init"]["sha256"],
+                          "name": rust["rustup_init"]["name"]})
 
     work_packages = bool(packages["missing"] or packages["extras_missing"] or nitro_cli["deb"] or params["upgrade"]
                          or nitro_cli["pinned"])

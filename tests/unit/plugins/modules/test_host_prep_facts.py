@@ -316,6 +316,9 @@ def test_without_rustup_rustup_init_is_fetched(host):
     assert result["rust"]["targets_missing"] == ["x86_64-unknown-linux-musl"]
     assert result["fetch"] == [{"source": RUSTUP_INIT["x86_64"]["url"], "sha256": RUSTUP_INIT["x86_64"]["sha256"].lower(),
                                 "name": "rustup-init-x86_64"}]
+    # The role copies it from where the fetch keeps it: <sha256>/<name>.
+    assert result["rust"]["rustup_init"] == {"url": RUSTUP_INIT["x86_64"]["url"], "name": "rustup-init-x86_64",
+                                             "sha256": RUSTUP_INIT["x86_64"]["sha256"].lower()}
     assert result["work"]["rust"] and result["work"]["any"]
 
 
