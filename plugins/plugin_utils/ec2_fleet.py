@@ -407,9 +407,9 @@ def teardown_report(terminated, roles_deleted, buckets_deleted, check_mode=False
 def fleet_vpc(vpc_id, subnet_id, region, subnet_info=None, default_vpc_info=None):
     """``{id, error}``: the fleet's VPC - ``vpc_id`` when set, else the VPC of ``subnet_id`` (``subnet_info``, the result
     of amazon.aws.ec2_vpc_subnet_info), else the region's default VPC (``default_vpc_info``, of ec2_vpc_net_info).
-    ``error`` says what was not found (null when a VPC was)."""
+    ``error`` says what was not found (empty when a VPC was)."""
     if vpc_id:
-        return {"id": vpc_id, "error": None}
+        return {"id": vpc_id, "error": ""}
     if subnet_id:
         found = [subnet.get("vpc_id") for subnet in (subnet_info or {}).get("subnets") or [] if subnet.get("vpc_id")]
         missing = "Subnet %s was not found" % subnet_id
@@ -417,6 +417,6 @@ def fleet_vpc(vpc_id, subnet_id, region, subnet_info=None, default_vpc_info=None
         found = [vpc.get("id") for vpc in (default_vpc_info or {}).get("vpcs") or [] if vpc.get("id")]
         missing = "Region %s has no default VPC" % region
     if found:
-        return {"id": found[0], "error": None}
+        return {"id": found[0], "error": ""}
     return {"id": "", "error": "%s; set ec2_fleet_subnet_id (and ec2_fleet_vpc_id) to a subnet of the VPC the fleet "
                                "should run in" % missing}

@@ -392,7 +392,7 @@ SKIPPED = {"changed": False, "skipped": True, "skip_reason": "Conditional result
     ("", "", SKIPPED, VPC_INFO, "vpc-0def"),
 ])
 def test_the_vpc_is_the_set_one_or_the_subnets_or_the_default(vpc_id, subnet_id, subnet_info, vpc_info, wanted):
-    assert FILTERS["ec2_fleet_vpc"](vpc_id, subnet_id, "eu-central-1", subnet_info, vpc_info) == {"id": wanted, "error": None}
+    assert FILTERS["ec2_fleet_vpc"](vpc_id, subnet_id, "eu-central-1", subnet_info, vpc_info) == {"id": wanted, "error": ""}
 
 
 def test_a_vpc_not_found_says_what_to_set():
