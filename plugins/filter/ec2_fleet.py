@@ -2,7 +2,8 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Filters of the ec2_fleet role: its preflight rules, its security group rules and its IAM policies.
+"""Filters of the ec2_fleet role: its preflight rules, its security group rules, its IAM policies, the tags and names
+that tie resources to the fleet, and the teardown's report.
 
 The rules live in ``plugins/plugin_utils/ec2_fleet.py``; each filter is documented in the YAML
 file of its name beside this one.
@@ -14,10 +15,13 @@ from ansible_collections.opencontracts.enclave.plugins.plugin_utils.ec2_fleet im
     SSE_CHOICES,
     CidrError,
     distribution_policies,
+    fleet_identity,
+    fleet_vpc,
     host_prices,
     input_errors,
     owned,
     security_group_rules,
+    teardown_report,
 )
 
 
@@ -74,6 +78,36 @@ def ec2_fleet_owned(resources, fleet, tags_key="tags"):
     return owned(resources, fleet, tags_key)
 
 
+def ec2_fleet_identity(name, tags=None, enclave_role="oracle"):
+    """The tags, tag filter and inventory group that tie resources and hosts to the fleet ``name``."""
+    if not isinstance(name, str) or not name:
+        raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_identity: the fleet's name must be a non-empty string, "
+                                 "got %r" % (name,))
+    if tags is None:
+        tags = {}
+    if not isinstance(tags, dict):
+        raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_identity: tags must be a dictionary, got %r" % (tags,))
+    return fleet_identity(name, {str(key): str(value) for key, value in tags.items()}, str(enclave_role))
+
+
+def ec2_fleet_vpc(vpc_id, subnet_id, region, subnet_info=None, default_vpc_info=None):
+    """The fleet's VPC, and what was not found when there is none."""
+    for name, value in (("subnet_info", subnet_info), ("default_vpc_info", default_vpc_info)):
+        if value is not None and not isinstance(value, dict):
+            raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_vpc: %s must be a registered task result, got %r"
+                                     % (name, value))
+    return fleet_vpc(str(vpc_id or ""), str(subnet_id or ""), str(region), subnet_info, default_vpc_info)
+
+
+def ec2_fleet_teardown_report(terminated, roles_deleted=None, buckets_deleted=None, check_mode=False):
+    """What the teardown terminated, left alone and deleted, as one sentence."""
+    for name, value in (("terminated", terminated), ("roles_deleted", roles_deleted), ("buckets_deleted", buckets_deleted)):
+        if value is not None and not isinstance(value, dict):
+            raise AnsibleFilterError("opencontracts.enclave.ec2_fleet_teardown_report: %s must be a registered task "
+                                     "result, got %r" % (name, value))
+    return teardown_report(terminated, roles_deleted, buckets_deleted, bool(check_mode))
+
+
 class FilterModule(object):
     """The ec2_fleet role's filters."""
 
@@ -81,7 +115,10 @@ class FilterModule(object):
         return {
             "ec2_fleet_distribution_policies": ec2_fleet_distribution_policies,
             "ec2_fleet_host_prices": ec2_fleet_host_prices,
+            "ec2_fleet_identity": ec2_fleet_identity,
             "ec2_fleet_input_errors": ec2_fleet_input_errors,
             "ec2_fleet_owned": ec2_fleet_owned,
             "ec2_fleet_security_group_rules": ec2_fleet_security_group_rules,
+            "ec2_fleet_teardown_report": ec2_fleet_teardown_report,
+            "ec2_fleet_vpc": ec2_fleet_vpc,
         }

@@ -39,8 +39,13 @@ options:
     description:
       - Per platform (C(debian), C(amazon2), C(amazon2023)), generic package names to the distribution's
         names. A name not listed is used as it is; an empty list drops it.
+      - The default knows the names the role C(opencontracts.enclave.host_prep) asks for (on Amazon Linux the
+        C(python3) package ships the venv module).
     type: dict
-    default: {}
+    default:
+      debian: {go: [golang-go], python3-devel: [python3-dev], python3-venv: [python3-venv], python3-pip: [python3-pip]}
+      amazon2: {go: [golang], python3-devel: [python3-devel], python3-venv: [], python3-pip: [python3-pip]}
+      amazon2023: {go: [golang], python3-devel: [python3-devel], python3-venv: [], python3-pip: [python3-pip]}
   upgrade:
     description: Every installed package is to be upgraded in this run (RV(work.packages) is then true).
     type: bool
@@ -83,7 +88,7 @@ options:
     type: str
     default: ""
   package_cache_dir:
-    description: Where the role keeps the C(.deb) on the host.
+    description: Where the role keeps the C(.deb) on the host (RV(nitro_cli.deb) names the file there).
     type: path
     default: /var/cache/opencontracts-enclave
   user:
@@ -234,9 +239,12 @@ nitro_cli:
       elements: str
       sample: [aws-nitro-enclaves-cli-1.2.2, aws-nitro-enclaves-cli-devel-1.2.2]
     deb:
-      description: The C(.deb) to install in this run, as C({source, sha256, name}); null when none.
+      description:
+        - The C(.deb) to install in this run, as C({source, sha256, name, path}); null when none.
+        - C(path) is where the role copies it on the host, in O(package_cache_dir).
       type: dict
-      sample: null
+      sample: {source: https://example.com/nitro-cli.deb, sha256: "6aee...f56d", name: nitro-cli.deb,
+               path: /var/cache/opencontracts-enclave/nitro-cli.deb}
 user:
   description: The service user.
   returned: always
@@ -284,7 +292,13 @@ rust:
     rustup: {description: "C(<home>/cargo/bin/rustup) runs.", type: bool, sample: true}
     toolchain_installed: {description: "The toolchain is installed.", type: bool, sample: true}
     targets_missing: {description: "The targets the toolchain lacks (all of them when it is not installed).", type: list, elements: str, sample: []}
-    rustup_init: {description: "The pinned rustup-init for this architecture ({url, sha256}); null when none is pinned.", type: dict}
+    rustup_init:
+      description:
+        - The pinned rustup-init for this architecture, C({url, sha256, name}) (C(sha256) in lower case; C(name) is
+          C(rustup-init-<architecture>), its file name in the controller's cache); null when none is pinned.
+      type: dict
+      sample: {url: "https://static.rust-lang.org/rustup/archive/1.27.1/x86_64-unknown-linux-gnu/rustup-init",
+               sha256: 6aeece6993e902708983b209d04c0d1dbb14ebb405ddb87def578d41f920f56d, name: rustup-init-x86_64}
     environment:
       description: "The environment rustup-init, rustup and cargo run with: C(RUSTUP_HOME), C(CARGO_HOME) and a C(PATH) with
         C(<home>/cargo/bin) first."
@@ -312,7 +326,9 @@ work:
     allocator: {description: "The reservation to apply (O(allocator) given and not RV(allocator.settled), or packages to install).", type: bool}
     rust: {description: "Rust to install (rustup, the toolchain or a target missing) or its profile to write.", type: bool}
     reboot_check: {description: "This run may call for a reboot (packages to install, or a login user joining groups).", type: bool}
-    any: {description: "RV(work.packages), RV(work.user), RV(work.services) or RV(work.rust), or a file to fetch (RV(fetch)).", type: bool}
+    any:
+      description: RV(work.packages), RV(work.user), RV(work.services), RV(work.allocator) or RV(work.rust), or a file to fetch (RV(fetch)).
+      type: bool
 """
 
 import os
@@ -320,7 +336,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.opencontracts.enclave.plugins.module_utils import allocator as alloc
-from ansible_collections.opencontracts.enclave.plugins.module_utils import host_state
+from ansible_collections.opencontracts.enclave.plugins.module_utils import host_state, platforms
 
 URL_SCHEMES = ("http://", "https://", "ftp://", "file://")
 NOLOGIN_SHELLS = ("/sbin/nologin", "/usr/sbin/nologin", "/bin/false", "/usr/bin/false")
@@ -514,11 +530,14 @@ def read_rust(module, rust, architecture):
             [rustup, "target", "list", "--installed", "--toolchain", rust["toolchain"]], environ_update=env)
         targets = [line.strip() for line in out.splitlines() if line.strip()] if rc == 0 else []
     init = (rust["rustup_init"] or {}).get(architecture)
+    if isinstance(init, dict):
+        # As the common role's fetch keeps it on the controller: <sha256>/<name>.
+        init = {"url": init.get("url"), "sha256": str(init.get("sha256", "")).lower(), "name": "rustup-init-" + architecture}
     return {
         "rustup": present,
         "toolchain_installed": installed,
         "targets_missing": [target for target in rust["targets"] if target not in targets],
-        "rustup_init": init if isinstance(init, dict) else None,
+        "rustup_init": init,
         "environment": {"RUSTUP_HOME": env["RUSTUP_HOME"], "CARGO_HOME": env["CARGO_HOME"],
                         "PATH": "%s:%s" % (os.path.join(home, "cargo", "bin"), SYSTEM_PATH)},
         "profile": read_profile(rust["profile"], home),
@@ -530,18 +549,17 @@ def main():
         argument_spec=dict(
             packages=dict(type="list", elements="str", default=[]),
             packages_extra=dict(type="list", elements="str", default=[]),
-            package_names=dict(type="dict", default={}),
+            package_names=dict(type="dict", default=platforms.PACKAGE_NAMES),
             upgrade=dict(type="bool", default=False),
             docker_install=dict(type="bool", default=True),
-            docker_packages=dict(type="dict", default={"debian": "docker.io", "amazon2": "docker", "amazon2023": "docker"}),
-            nitro_cli_packages=dict(type="list", elements="str",
-                                    default=["aws-nitro-enclaves-cli", "aws-nitro-enclaves-cli-devel"]),
+            docker_packages=dict(type="dict", default=platforms.DOCKER_PACKAGES),
+            nitro_cli_packages=dict(type="list", elements="str", default=platforms.NITRO_CLI_PACKAGES),
             nitro_cli_package=dict(type="str", default=""),
             nitro_cli_package_sha256=dict(type="str", default=""),
             nitro_cli_version=dict(type="str", default=""),
             package_cache_dir=dict(type="path", default="/var/cache/opencontracts-enclave"),
             user=dict(type="str", default=""),
-            default_users=dict(type="dict", default={"amazon": "ec2-user", "debian": "admin", "ubuntu": "ubuntu"}),
+            default_users=dict(type="dict", default=platforms.LOGIN_USERS),
             groups=dict(type="list", elements="str", default=["ne", "docker"]),
             allocator=dict(type="dict", options=dict(
                 memory_mib=dict(type="int", required=True),
@@ -586,11 +604,12 @@ def main():
     if name == "debian" and params["nitro_cli_package"]:
         deb = {"source": params["nitro_cli_package"], "sha256": params["nitro_cli_package_sha256"].lower(),
                "name": source_name(params["nitro_cli_package"])}
+        deb["path"] = os.path.join(params["package_cache_dir"], deb["name"])
         # A copy of this very package left by an earlier run, and a working CLI: it is installed.
-        copy = host_state.describe_file(os.path.join(params["package_cache_dir"], deb["name"]))
+        copy = host_state.describe_file(deb["path"])
         if not (nitro_cli["present"] and copy["exists"] and copy["checksum"] == deb["sha256"]):
             nitro_cli["deb"] = deb
-            fetch.append(deb)
+            fetch.append({key: deb[key] for key in ("source", "sha256", "name")})
 
     allocator = None
     if params["allocator"]:
@@ -599,8 +618,8 @@ def main():
     if params["rust"]:
         rust = read_rust(module, params["rust"], platform["architecture"])
         if not rust["rustup"] and rust["rustup_init"] and rust["rustup_init"].get("url"):
-            fetch.append({"source": rust["rustup_init"]["url"], "sha256": str(rust["rustup_init"].get("sha256", "")).lower(),
-                          "name": "rustup-init-" + platform["architecture"]})
+            fetch.append({"source": rust["rustup_init"]["url"], "sha256": rust["rustup_init"]["sha256"],
+                          "name": rust["rustup_init"]["name"]})
 
     work_packages = bool(packages["missing"] or packages["extras_missing"] or nitro_cli["deb"] or params["upgrade"]
                          or nitro_cli["pinned"])
@@ -617,7 +636,8 @@ def main():
         "reboot_check": work_packages or user["joins_groups"],
     }
     # Files are fetched (for every host at once) in the include that installs packages.
-    work["any"] = work["packages"] or work["user"] or work["services"] or work["rust"] or bool(fetch)
+    work["any"] = (work["packages"] or work["user"] or work["services"] or work["rust"] or work["allocator"]
+                   or bool(fetch))
     module.exit_json(changed=False, platform=platform, packages=packages, nitro_cli=nitro_cli, user=user,
                      groups=groups, units=units, allocator=allocator, rust=rust, fetch=fetch, work=work)
 

@@ -61,6 +61,27 @@ options:
     description: Memory, in MiB, that must stay with the parent instance.
     type: int
     default: 2048
+  fix_settings:
+    description:
+      - The names the operator sets O(memory_mib) and O(cpu_count) or O(cpu_pool) with (for example a role's
+        variables). When the host cannot give the reservation (the request is refused, or the allocator fails to
+        reserve it), the failure message then ends with which of them to lower, with their values, and O(fix_settings.note).
+    type: dict
+    suboptions:
+      memory_mib:
+        description: The name of the setting that gives O(memory_mib).
+        type: str
+        required: true
+      cpu_count:
+        description: The name of the setting that gives O(cpu_count).
+        type: str
+      cpu_pool:
+        description: The name of the setting that gives O(cpu_pool).
+        type: str
+      note:
+        description: Said last, for example what else must still fit.
+        type: str
+        default: ""
 extends_documentation_fragment:
   - opencontracts.enclave.attributes
   - opencontracts.enclave.attributes.files
@@ -89,6 +110,15 @@ EXAMPLES = r"""
     memory_mib: 16384
     cpu_pool: "1-2,9-10"
     terminate_running: true
+
+- name: Reserve what the role variables say; a failure names the variable to lower
+  opencontracts.enclave.nitro_allocator:
+    memory_mib: "{{ my_enclave_memory_mib }}"
+    cpu_count: "{{ my_enclave_cpu_count }}"
+    fix_settings:
+      memory_mib: my_enclave_memory_mib
+      cpu_count: my_enclave_cpu_count
+      note: The enclave's own memory must still fit.
 
 - name: Only write and validate the file (an image build host without the driver)
   opencontracts.enclave.nitro_allocator:
@@ -209,6 +239,22 @@ def stop_running_enclaves(module, result):
             module.fail_json(msg="could not terminate enclave %s: %s" % (enclave.get("EnclaveID"), exc), **result)
 
 
+def with_fix_hint(msg, params):
+    """``msg``, and when O(fix_settings) is given, which of those settings to change (the host cannot give them)."""
+    names = params["fix_settings"]
+    if not names:
+        return msg
+    cpus = ""
+    if params["cpu_pool"] and names["cpu_pool"]:
+        cpus = " or %s (now %s)" % (names["cpu_pool"], params["cpu_pool"])
+    elif params["cpu_count"] is not None and names["cpu_count"]:
+        cpus = " or %s (now %d)" % (names["cpu_count"], params["cpu_count"])
+    hint = " To fix it, lower %s (now %d MiB)%s for this host, or move it to a larger instance type." % (
+        names["memory_mib"], params["memory_mib"], cpus)
+    msg = msg.rstrip()
+    return msg + ("" if msg.endswith(".") else ".") + hint + (" " + names["note"] if names["note"] else "")
+
+
 def restart(module, result):
     """Restart the allocator service; fail with the allocator's own error."""
     systemctl = module.get_bin_path("systemctl", required=True)
@@ -217,8 +263,8 @@ def restart(module, result):
     if rc != 0:
         detail = allocator_journal(module) or (err or out).strip()
         result["allocator_error"] = detail
-        module.fail_json(msg="%s failed to reserve %s MiB and the CPUs: %s" % (
-            SERVICE, module.params["memory_mib"], detail), **result)
+        module.fail_json(msg=with_fix_hint("%s failed to reserve %s MiB and the CPUs: %s" % (
+            SERVICE, module.params["memory_mib"], detail), module.params), **result)
 
 
 def main():
@@ -231,6 +277,12 @@ def main():
             apply=dict(type="bool", default=True),
             terminate_running=dict(type="bool", default=False),
             host_reserved_mib=dict(type="int", default=2048),
+            fix_settings=dict(type="dict", options=dict(
+                memory_mib=dict(type="str", required=True),
+                cpu_count=dict(type="str"),
+                cpu_pool=dict(type="str"),
+                note=dict(type="str", default=""),
+            )),
         ),
         mutually_exclusive=[("cpu_count", "cpu_pool")],
         required_one_of=[("cpu_count", "cpu_pool")],
@@ -246,7 +298,7 @@ def main():
             topology, params["memory_mib"], cpu_count=params["cpu_count"], cpu_pool=params["cpu_pool"],
             host_reserved_mib=params["host_reserved_mib"])
     except allocator.AllocatorConfigError as exc:
-        module.fail_json(msg="refusing to configure the Nitro Enclaves allocator: %s" % exc, **result)
+        module.fail_json(msg=with_fix_hint("refusing to configure the Nitro Enclaves allocator: %s" % exc, params), **result)
     except (IOError, OSError) as exc:
         module.fail_json(msg="cannot read the host's CPUs and memory: %s" % to_native(exc), **result)
 

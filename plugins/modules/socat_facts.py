@@ -73,9 +73,14 @@ options:
     type: str
     default: ""
   build_packages:
-    description: Per platform (C(debian), C(amazon2), C(amazon2023)), what a source build needs installed.
+    description:
+      - Per platform (C(debian), C(amazon2), C(amazon2023)), what a source build needs installed.
+      - The default is what the pinned release's C(configure) and C(make) need on the supported platforms.
     type: dict
-    default: {}
+    default:
+      debian: [gcc, make, libc6-dev, tar, gzip]
+      amazon2: [gcc, make, glibc-devel, tar, gzip]
+      amazon2023: [gcc, make, glibc-devel, tar, gzip]
   build_packages_extra:
     description: More packages a source build needs.
     type: list
@@ -153,7 +158,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.opencontracts.enclave.plugins.module_utils import host_state
+from ansible_collections.opencontracts.enclave.plugins.module_utils import host_state, platforms
 
 VERSION_LINE = re.compile(r"^socat version (\S+)", re.MULTILINE)
 
@@ -286,7 +291,7 @@ def main():
             source_url=dict(type="str", default=""),
             source_tarball=dict(type="str", default=""),
             source_sha256=dict(type="str", default=""),
-            build_packages=dict(type="dict", default={}),
+            build_packages=dict(type="dict", default=platforms.SOCAT_BUILD_PACKAGES),
             build_packages_extra=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,

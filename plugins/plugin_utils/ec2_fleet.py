@@ -6,7 +6,7 @@
 
 Public API: :func:`input_errors` (every bad setting, one message each), :func:`normalise_cidrs`,
 :func:`security_group_rules`, :func:`host_prices`, :func:`distribution_policies`, :func:`aws_partition`, :func:`owned`,
-:data:`ANYWHERE`, :data:`PRICE_TAG`.
+:func:`fleet_identity`, :func:`fleet_vpc`, :func:`teardown_report`, :data:`ANYWHERE`, :data:`PRICE_TAG`, :data:`ROLE_TAG`.
 """
 
 import ipaddress
@@ -23,8 +23,9 @@ PRICE_RE = re.compile(r"[0-9]+\Z")
 # The fleet's tag and the collection's mark: what the teardown may delete carries both.
 FLEET_TAG = "opencontracts:fleet"
 MANAGED_TAG = ("opencontracts:managed-by", "opencontracts.enclave")
-# The tag that carries a host's PRICE (inventories/aws/aws_ec2.yml reads it too).
+# The tags that carry a host's PRICE and its enclave role (inventories/aws/aws_ec2.yml reads them too).
 PRICE_TAG = "opencontracts:price"
+ROLE_TAG = "opencontracts:role"
 # S3 bucket names (general purpose buckets): 3-63 lower-case letters, digits, dots and hyphens, starting and ending
 # with a letter or digit, not shaped like an IPv4 address, without the prefixes and suffixes S3 reserves.
 BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
@@ -353,3 +354,69 @@ def owned(resources, fleet, tags_key="tags"):
         if tags.get(FLEET_TAG) == fleet and tags.get(MANAGED_TAG[0]) == MANAGED_TAG[1]:
             result.append(resource)
     return result
+
+
+def fleet_identity(name, tags, enclave_role):
+    """What ties AWS resources and inventory hosts to the fleet ``name`` (see ec2_fleet_identity.yml).
+
+    ``tags`` are the operator's tags for everything the fleet creates; the fleet's own tags win over them.
+    """
+    def merged(*dicts):
+        result = {}
+        for item in dicts:
+            result.update(item)
+        return result
+
+    identity = {FLEET_TAG: name}
+    return {
+        # The fleet is every instance with this tag (ec2_enclave_instances terminates surplus members).
+        "identity_tags": dict(identity),
+        "instance_tags": merged(tags, {"Name": name, ROLE_TAG: enclave_role}),
+        "security_group_tags": merged(tags, identity),
+        # What the teardown may delete (the bucket, the role, the instance profile) carries the mark too.
+        "owned_tags": merged(tags, identity, {MANAGED_TAG[0]: MANAGED_TAG[1]}),
+        "tag_filter": {"tag:" + FLEET_TAG: name},
+        # As the aws_ec2 inventory's keyed_groups (prefix fleet) spells it.
+        "group": "fleet_" + re.sub(r"[^A-Za-z0-9_]", "_", name),
+        "role_tag": ROLE_TAG,
+        "price_tag": PRICE_TAG,
+    }
+
+
+def _loop_items(result):
+    """The items a registered loop ran on (none when it was skipped or had no items)."""
+    return [entry.get("item") for entry in (result or {}).get("results") or [] if not entry.get("skipped")]
+
+
+def teardown_report(terminated, roles_deleted, buckets_deleted, check_mode=False):
+    """One sentence: the instances terminated and left alone, the roles and buckets deleted (would be, in check mode).
+
+    ``terminated`` is the result of ec2_enclave_instances with count 0; ``roles_deleted`` and ``buckets_deleted`` are
+    the registered loops that deleted the roles (items with ``role_name``) and the buckets (items with ``name``).
+    """
+    gone = (terminated or {}).get("terminated") or []
+    unmanaged = (terminated or {}).get("unmanaged") or []
+    roles = [item.get("role_name") for item in _loop_items(roles_deleted)]
+    buckets = [item.get("name") for item in _loop_items(buckets_deleted)]
+    return ("%s %d instance(s): %s; left alone %d instance(s) with the fleet's tag but not launched by this "
+            "collection: %s; %s the instance profile role(s) %s and the distribution bucket(s) %s"
+            % ("Would terminate" if check_mode else "Terminated", len(gone), gone, len(unmanaged), unmanaged,
+               "would delete" if check_mode else "deleted", roles, buckets))
+
+
+def fleet_vpc(vpc_id, subnet_id, region, subnet_info=None, default_vpc_info=None):
+    """``{id, error}``: the fleet's VPC - ``vpc_id`` when set, else the VPC of ``subnet_id`` (``subnet_info``, the result
+    of amazon.aws.ec2_vpc_subnet_info), else the region's default VPC (``default_vpc_info``, of ec2_vpc_net_info).
+    ``error`` says what was not found (empty when a VPC was)."""
+    if vpc_id:
+        return {"id": vpc_id, "error": ""}
+    if subnet_id:
+        found = [subnet.get("vpc_id") for subnet in (subnet_info or {}).get("subnets") or [] if subnet.get("vpc_id")]
+        missing = "Subnet %s was not found" % subnet_id
+    else:
+        found = [vpc.get("id") for vpc in (default_vpc_info or {}).get("vpcs") or [] if vpc.get("id")]
+        missing = "Region %s has no default VPC" % region
+    if found:
+        return {"id": found[0], "error": ""}
+    return {"id": "", "error": "%s; set ec2_fleet_subnet_id (and ec2_fleet_vpc_id) to a subnet of the VPC the fleet "
+                               "should run in" % missing}

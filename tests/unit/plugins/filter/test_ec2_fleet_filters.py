@@ -348,3 +348,81 @@ def test_owned_keeps_only_what_carries_the_fleets_tag_and_the_mark():
         owned("nope", "oracles")
     with pytest.raises(AnsibleFilterError):
         owned([], "")
+
+
+def test_identity_ties_every_resource_to_the_fleet_and_lets_the_fleets_tags_win():
+    tags = {"team": "ops", "Name": "mine", "opencontracts:fleet": "x", "opencontracts:managed-by": "me"}
+    identity = FILTERS["ec2_fleet_identity"]("oracles-eu.1", tags, "oracle")
+    fleet = {"opencontracts:fleet": "oracles-eu.1"}
+    assert identity["identity_tags"] == fleet
+    assert identity["instance_tags"] == {"team": "ops", "Name": "oracles-eu.1", "opencontracts:fleet": "x",
+                                         "opencontracts:managed-by": "me", "opencontracts:role": "oracle"}
+    assert identity["security_group_tags"] == {"team": "ops", "Name": "mine", "opencontracts:fleet": "oracles-eu.1",
+                                               "opencontracts:managed-by": "me"}
+    assert identity["owned_tags"] == {"team": "ops", "Name": "mine", "opencontracts:fleet": "oracles-eu.1",
+                                      "opencontracts:managed-by": "opencontracts.enclave"}
+    assert identity["tag_filter"] == {"tag:opencontracts:fleet": "oracles-eu.1"}
+    # As inventories/aws/aws_ec2.yml's keyed_groups (prefix fleet) names it.
+    assert identity["group"] == "fleet_oracles_eu_1"
+    assert (identity["role_tag"], identity["price_tag"]) == ("opencontracts:role", "opencontracts:price")
+
+
+def test_what_the_identity_marks_as_owned_is_what_the_teardown_may_delete():
+    identity = FILTERS["ec2_fleet_identity"]("oracles", {})
+    bucket = {"name": "b", "tags": identity["owned_tags"]}
+    group = {"name": "g", "tags": identity["security_group_tags"]}
+    assert FILTERS["ec2_fleet_owned"]([bucket, group], "oracles") == [bucket]
+
+
+@pytest.mark.parametrize("name, tags", [("", {}), (None, {}), ("oracles", ["a"])])
+def test_identity_refuses_a_bad_name_or_tags(name, tags):
+    with pytest.raises(AnsibleFilterError, match="ec2_fleet_identity"):
+        FILTERS["ec2_fleet_identity"](name, tags)
+
+
+SUBNET_INFO = {"changed": False, "subnets": [{"id": "subnet-0abc", "vpc_id": "vpc-0sub"}]}
+VPC_INFO = {"changed": False, "vpcs": [{"id": "vpc-0def", "is_default": True}]}
+SKIPPED = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}
+
+
+@pytest.mark.parametrize("vpc_id, subnet_id, subnet_info, vpc_info, wanted", [
+    ("vpc-0set", "", SKIPPED, SKIPPED, "vpc-0set"),
+    ("vpc-0set", "subnet-0abc", SKIPPED, SKIPPED, "vpc-0set"),
+    ("", "subnet-0abc", SUBNET_INFO, SKIPPED, "vpc-0sub"),
+    ("", "", SKIPPED, VPC_INFO, "vpc-0def"),
+])
+def test_the_vpc_is_the_set_one_or_the_subnets_or_the_default(vpc_id, subnet_id, subnet_info, vpc_info, wanted):
+    assert FILTERS["ec2_fleet_vpc"](vpc_id, subnet_id, "eu-central-1", subnet_info, vpc_info) == {"id": wanted, "error": ""}
+
+
+def test_a_vpc_not_found_says_what_to_set():
+    result = FILTERS["ec2_fleet_vpc"]("", "subnet-0gone", "eu-central-1", {"subnets": []}, SKIPPED)
+    assert result["id"] == "" and result["error"].startswith("Subnet subnet-0gone was not found; set ec2_fleet_subnet_id")
+    result = FILTERS["ec2_fleet_vpc"]("", "", "eu-central-1", SKIPPED, {"vpcs": []})
+    assert result["error"].startswith("Region eu-central-1 has no default VPC; set ec2_fleet_subnet_id")
+    with pytest.raises(AnsibleFilterError, match="ec2_fleet_vpc"):
+        FILTERS["ec2_fleet_vpc"]("", "", "eu-central-1", SKIPPED, ["vpc-0def"])
+
+
+def loop_result(items, skipped=False):
+    """A registered loop, as Ansible keeps it."""
+    if not items:
+        return {"changed": False, "skipped": True, "skipped_reason": "No items in the list", "results": []}
+    return {"changed": True, "msg": "All items completed",
+            "results": [{"item": item, "changed": not skipped, "skipped": skipped} for item in items]}
+
+
+def test_the_teardown_report_names_what_the_loops_deleted():
+    report = FILTERS["ec2_fleet_teardown_report"]
+    terminated = {"changed": True, "terminated": ["i-0a", "i-0b"], "unmanaged": ["i-0c"]}
+    text = report(terminated, loop_result([{"role_name": "oracles-eif-reader"}]), loop_result([{"name": "eif-bucket"}]))
+    assert text == ("Terminated 2 instance(s): ['i-0a', 'i-0b']; left alone 1 instance(s) with the fleet's tag but not "
+                    "launched by this collection: ['i-0c']; deleted the instance profile role(s) ['oracles-eif-reader'] "
+                    "and the distribution bucket(s) ['eif-bucket']")
+    text = report({"terminated": [], "unmanaged": []}, loop_result([]), SKIPPED, True)
+    assert text.startswith("Would terminate 0 instance(s): [];")
+    assert text.endswith("would delete the instance profile role(s) [] and the distribution bucket(s) []")
+    # An item the loop skipped was not deleted.
+    assert report({}, loop_result([{"role_name": "r"}], skipped=True), None).endswith("role(s) [] and the distribution bucket(s) []")
+    with pytest.raises(AnsibleFilterError, match="ec2_fleet_teardown_report"):
+        report({}, "nope")

@@ -258,9 +258,11 @@ def test_the_cli_deb_is_wanted_until_its_copy_matches_and_nitro_cli_works(host):
     digest = hashlib.sha256(content).hexdigest()
     deb_args = args(host["tmp"], nitro_cli_package="https://example.org/pool/aws-nitro-enclaves-cli_1.4.2_amd64.deb?x=1",
                     nitro_cli_package_sha256=digest.upper())
-    wanted = {"source": deb_args["nitro_cli_package"], "sha256": digest, "name": "aws-nitro-enclaves-cli_1.4.2_amd64.deb"}
+    fetched = {"source": deb_args["nitro_cli_package"], "sha256": digest, "name": "aws-nitro-enclaves-cli_1.4.2_amd64.deb"}
+    # On the host it is kept under package_cache_dir (args: <tmp>/cache).
+    wanted = dict(fetched, path=str(host["tmp"] / "cache" / "aws-nitro-enclaves-cli_1.4.2_amd64.deb"))
     result = run_module(host_prep_facts.main, deb_args, commands=FakeHost(EVERYTHING_DEBIAN))
-    assert result["nitro_cli"]["deb"] == wanted and result["fetch"] == [wanted] and result["work"]["packages"]
+    assert result["nitro_cli"]["deb"] == wanted and result["fetch"] == [fetched] and result["work"]["packages"]
     (host["tmp"] / "cache").mkdir()
     (host["tmp"] / "cache" / wanted["name"]).write_bytes(content)
     result = run_module(host_prep_facts.main, deb_args, commands=FakeHost(EVERYTHING_DEBIAN))
@@ -314,6 +316,9 @@ def test_without_rustup_rustup_init_is_fetched(host):
     assert result["rust"]["targets_missing"] == ["x86_64-unknown-linux-musl"]
     assert result["fetch"] == [{"source": RUSTUP_INIT["x86_64"]["url"], "sha256": RUSTUP_INIT["x86_64"]["sha256"].lower(),
                                 "name": "rustup-init-x86_64"}]
+    # The role copies it from where the fetch keeps it: <sha256>/<name>.
+    assert result["rust"]["rustup_init"] == {"url": RUSTUP_INIT["x86_64"]["url"], "name": "rustup-init-x86_64",
+                                             "sha256": RUSTUP_INIT["x86_64"]["sha256"].lower()}
     assert result["work"]["rust"] and result["work"]["any"]
 
 
@@ -400,3 +405,24 @@ def test_a_pinned_nitro_cli_version_is_compared_and_named(host, platform, instal
     assert result["nitro_cli"]["installed_version"] == (installed or "")
     assert result["nitro_cli"]["version_ok"] is ok and result["nitro_cli"]["pinned"] == pinned
     assert result["work"]["packages"] is (not ok)
+
+
+def test_the_platforms_package_names_are_the_default(host):
+    """Without package_names, docker_packages and default_users the module knows the supported platforms."""
+    params = args(host["tmp"], user="", packages=["git", "go", "python3-devel", "python3-venv", "python3-pip"])
+    del params["package_names"]
+    result = run_module(host_prep_facts.main, params, commands=FakeHost(["git"], units={"nitro-enclaves-allocator.service": SHOW_UP}))
+    assert result["packages"]["missing"] == ["golang-go", "python3-dev", "python3-venv", "python3-pip", "docker.io"]
+    assert result["user"]["name"] == "admin"
+    host["platform"] = dict(AL2023)
+    result = run_module(host_prep_facts.main, params, commands=FakeHost(["git"]))
+    assert result["packages"]["missing"] == ["golang", "python3-devel", "python3-pip", "aws-nitro-enclaves-cli",
+                                             "aws-nitro-enclaves-cli-devel", "docker"]
+    assert result["user"]["name"] == "ec2-user"
+
+
+def test_a_reservation_to_apply_is_work(host):
+    (host["tmp"] / "allocator.yaml").write_text(ALLOCATOR_YAML.replace("11000", "512"))
+    result = run_module(host_prep_facts.main, args(host["tmp"]), commands=FakeHost(installed=EVERYTHING_DEBIAN))
+    assert result["work"]["allocator"] and result["work"]["any"]
+    assert not (result["work"]["packages"] or result["work"]["user"] or result["work"]["services"])

@@ -174,3 +174,30 @@ def test_allocator_failure_returns_its_message(host):
     assert result["allocator_error"].endswith("insufficient system resources.")
     assert "Starting" not in result["allocator_error"]
     assert "insufficient system resources" in result["msg"]
+
+
+NAMES = {"memory_mib": "host_prep_allocator_memory_mib", "cpu_count": "host_prep_allocator_cpu_count",
+         "cpu_pool": "host_prep_allocator_cpu_pool", "note": "The enclave must still fit."}
+
+
+def test_a_failed_reservation_names_the_settings_to_lower(host):
+    fake = FakeHost(restart_rc=1, journal="Error: Failed to configure entire amount of requested memory.\n")
+    result = run(host, fake, memory_mib=11000, cpu_count=2, fix_settings=NAMES)
+    assert result["failed"]
+    assert result["msg"].endswith(
+        "requested memory. To fix it, lower host_prep_allocator_memory_mib (now 11000 MiB) or "
+        "host_prep_allocator_cpu_count (now 2) for this host, or move it to a larger instance type. "
+        "The enclave must still fit.")
+
+
+def test_a_refused_pool_names_the_pool_setting(host):
+    result = run(host, FakeHost(), memory_mib=11000, cpu_pool="0,8", fix_settings=dict(NAMES, note=""))
+    assert result["failed"] and "CPU 0 and its siblings" in result["msg"]
+    assert "or host_prep_allocator_cpu_pool (now 0,8) for this host" in result["msg"]
+    assert "cpu_count" not in result["msg"] and result["msg"].endswith("larger instance type.")
+
+
+def test_running_enclaves_are_not_a_reason_to_lower_anything(host):
+    result = run(host, FakeHost(enclaves=RUNNING), memory_mib=11000, cpu_count=4, fix_settings=NAMES)
+    assert result["failed"] and "enclaves are running" in result["msg"]
+    assert "To fix it" not in result["msg"]

@@ -218,3 +218,13 @@ def test_clean_version(raw, clean):
 def test_rpm_info_takes_the_highest_version():
     assert socat_facts.parse_rpm_info(DNF_INFO) == "1.7.4.2"
     assert socat_facts.parse_rpm_info("") == ""
+
+
+def test_a_build_needs_the_platforms_compiler_and_tools_by_default(host):
+    params = args(host["tmp"], method="source", build_packages_extra=[])
+    del params["build_packages"]
+    result = run_module(socat_facts.main, params, commands=FakeHost(installed=["gcc", "tar"]))
+    assert result["build_packages_missing"] == ["make", "libc6-dev", "gzip"]
+    host["platform"] = dict(DEBIAN, platform="amazon2023", os_id="amazon")
+    result = run_module(socat_facts.main, params, commands=FakeHost(installed=["gcc", "tar"]))
+    assert result["build_packages_missing"] == ["make", "glibc-devel", "gzip"]
