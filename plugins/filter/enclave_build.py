@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Filters of the role enclave_build: its preflight rules, the choice of builders, the upstream contract, the install
-record and its check.
+record and its check, the objects in the bucket, and the fact the role publishes.
 
 Each filter is documented in the YAML file of its name beside this one.
 """
@@ -15,6 +15,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
+from ansible.module_utils.parsing.convert_bool import boolean
 
 REPO_URL_RE = re.compile(r"^((https?|ssh|git|file)://\S+|[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:\S+|/\S+)\Z")
 REPO_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*\Z")
@@ -352,10 +353,14 @@ def enclave_build_plan(play_hosts_all, hostvars, play_hosts, controller_file=os.
             distribution=("%s %s" % (facts.get("distribution", "unknown"), facts.get("distribution_version", ""))).strip(),
             controller_file=controller_file) + errors
         checkout = _checkout_paths(request, builder == host)
-        sparse_now = ((facts.get("checkout") or {}).get("sparse") or []) if isinstance(facts, dict) else []
+        found = (facts.get("checkout") or {}) if isinstance(facts, dict) else {}
+        sparse_now = list(found.get("sparse") or [])
+        up_to_date = bool(facts.get("up_to_date")) and sparse_now == checkout
         plan[host] = {"builder": builder, "builds": builder == host, "sends": False,
-                      "checkout": checkout, "checkout_sparse_current": list(sparse_now) == checkout,
-                      "up_to_date": bool(facts.get("up_to_date")) and list(sparse_now) == checkout,
+                      "prepares": builder == host or not up_to_date,
+                      "checkout": checkout, "checkout_sparse_current": sparse_now == checkout,
+                      "checkout_current": bool(found.get("current")) and sparse_now == checkout,
+                      "checkout_sparse": bool(checkout or sparse_now), "up_to_date": up_to_date,
                       "errors": ["%s: %s" % (host, error) for error in errors],
                       "warnings": ["%s: %s" % (host, warning) for warning in enclave_build_input_warnings(request)]}
     later_batches = len(play_hosts_all) > len(play_hosts)
@@ -366,19 +371,17 @@ def enclave_build_plan(play_hosts_all, hostvars, play_hosts, controller_file=os.
     return plan
 
 
-def enclave_build_installed_current(installed, image, context, allowed_pcr0=None):
-    """Whether the installed image is ``image`` (verified), mode 0644, with the record ``image + context``."""
-    if not isinstance(installed, dict) or not isinstance(image, dict) or not image.get("sha256"):
+def enclave_build_installed_current(installed, record, allowed_pcr0=None):
+    """Whether the installed image is the one ``record`` (filter enclave_build_record) describes, mode 0644, with it."""
+    if not isinstance(installed, dict) or not isinstance(record, dict) or not record.get("sha256"):
         return False
     if allowed_pcr0 is not None:
         allowed = [_text(value).strip().lower() for value in allowed_pcr0]
-        if not image.get("permitted") or _text(image.get("matched_pcr0")).lower() not in allowed:
+        if not record.get("permitted") or _text(record.get("matched_pcr0")).lower() not in allowed:
             return False
-    record = dict(image)
-    record.update(context or {})
     # Compared as JSON, the way the record is written and read back.
     expected = json.loads(json.dumps(record, default=str))
-    return (bool(installed.get("exists")) and installed.get("sha256") == image["sha256"]
+    return (bool(installed.get("exists")) and installed.get("sha256") == record["sha256"]
             and installed.get("mode") == "0644" and installed.get("record") == expected)
 
 
@@ -423,15 +426,59 @@ def enclave_build_contract(settings):
     return contract
 
 
-def enclave_build_record_context(settings, builder, commit):
-    """The install record's fields besides the verified image: what the image was built from, and by which host."""
+# The verified image's fields (verify.yml's _enclave_build_verified), as a record has them when there is none yet.
+NO_IMAGE = {"sha256": None, "size": None, "measurements": {}, "matched_pcr0": None, "permitted": False, "image_id": None}
+
+
+def _settings(settings, name):
     if not isinstance(settings, dict):
-        raise AnsibleFilterError("opencontracts.enclave.enclave_build_record_context: expects the role's variables "
-                                 "as a dictionary, got %s" % type(settings).__name__)
-    context = {name: settings.get("enclave_build_" + name)
-               for name in ("kind", "method", "strategy", "repo_url", "repo_version")}
-    context.update({"path": settings.get("enclave_build_eif_path"), "builder": builder, "commit": commit})
-    return context
+        raise AnsibleFilterError("opencontracts.enclave.%s: expects the role's variables as a dictionary, got %s"
+                                 % (name, type(settings).__name__))
+    return settings.get
+
+
+def enclave_build_record(settings, image, builder, commit):
+    """The install record: the verified image with what it was built from, and by which host."""
+    get = _settings(settings, "enclave_build_record")
+    record = dict(NO_IMAGE)
+    record.update(image or {})
+    record.update({name: get("enclave_build_" + name) for name in ("kind", "method", "strategy", "repo_url", "repo_version")})
+    record.update({"path": get("enclave_build_eif_path"), "builder": builder, "commit": commit})
+    return record
+
+
+def enclave_build_s3_objects(settings, record, image_path):
+    """The builder's verified image and its install record in the bucket: ``[{key, size, src|content, content_type}]``."""
+    get = _settings(settings, "enclave_build_s3_objects")
+    if not isinstance(record, dict) or not record.get("sha256"):
+        return []
+    stem = "%s/%s/%s" % (_text(get("enclave_build_s3_prefix")), _text(get("enclave_build_kind")), record["sha256"])
+    return [{"key": stem + ".eif", "size": record.get("size"), "content_type": "application/octet-stream",
+             "src": image_path},
+            # The record is never overwritten: no expected size.
+            {"key": stem + ".json", "size": None, "content_type": "application/json",
+             "content": json.dumps(record, indent=4, sort_keys=True, default=str) + "\n"}]
+
+
+# What enclave_build_result holds of the install record, besides record_path, changed and built.
+RESULT_FIELDS = ("kind", "path", "sha256", "size", "measurements", "matched_pcr0", "permitted", "builder", "method",
+                 "commit", "image_id")
+
+
+def enclave_build_result(record, facts, built):
+    """The fact enclave_build_result: the installed (or to be installed) image, and whether this run changed it."""
+    if not isinstance(record, dict):
+        raise AnsibleFilterError("opencontracts.enclave.enclave_build_result: expects the install record (filter "
+                                 "enclave_build_record) as a dictionary, got %s" % type(record).__name__)
+    result = {name: record.get(name) for name in RESULT_FIELDS}
+    result.update({
+        # Written next to the image (the role's _enclave_build_record_path).
+        "record_path": None if record.get("path") is None else "%s.json" % record["path"],
+        "built": boolean(built, strict=False),
+        # In check mode the image may not be known yet: then it may change.
+        "changed": not record.get("sha256") or ((facts or {}).get("installed_image") or {}).get("sha256") != record["sha256"],
+    })
+    return result
 
 
 class FilterModule(object):
@@ -444,5 +491,7 @@ class FilterModule(object):
             "enclave_build_plan": enclave_build_plan,
             "enclave_build_installed_current": enclave_build_installed_current,
             "enclave_build_contract": enclave_build_contract,
-            "enclave_build_record_context": enclave_build_record_context,
+            "enclave_build_record": enclave_build_record,
+            "enclave_build_s3_objects": enclave_build_s3_objects,
+            "enclave_build_result": enclave_build_result,
         }

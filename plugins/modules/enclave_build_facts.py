@@ -98,6 +98,12 @@ options:
   load_record:
     description: Method tars - the record the role writes after a C(docker load) (tars' blob IDs and the image ID).
     type: path
+  source_record:
+    description: Method source - the record the role writes after a build from source (the commit it was built from).
+    type: path
+  source_output:
+    description: Method source - the EIF the last build from source left (RV(source.output_exists)).
+    type: path
   packages:
     description:
       - The packages the role needs, by platform (C(debian), C(amazon2), C(amazon2023)); only the host's
@@ -332,6 +338,23 @@ contract_notes:
   returned: always
   type: list
   elements: str
+source:
+  description: Method source (O(source_record) given) - the last build from source.
+  returned: always
+  type: dict
+  contains:
+    commit:
+      description: The commit O(source_record) names, or null (no record, or not JSON).
+      type: str
+    output_exists:
+      description: Whether O(source_output) is a regular file.
+      type: bool
+    current:
+      description:
+        - Whether the last build from source is of the commit the version names now (RV(remote.commit)) and its EIF is
+          still there; when false the role builds again.
+      type: bool
+  sample: {commit: 0123456789abcdef0123456789abcdef01234567, output_exists: true, current: true}
 up_to_date:
   description:
     - Whether the role has nothing to do before the build - no package missing, the checkout current, no settings set
@@ -497,18 +520,30 @@ def describe_tars(module, git, params, checkout):
         rc, out, dummy_err = module.run_command([docker, "image", "inspect", "--format", "{{.Id}}", "--",
                                                  params["docker_image"]], environ_update=host_state.C_LOCALE)
         image_id = out.strip() if rc == 0 else ""
-    last = None
-    if params["load_record"]:
-        text = read_regular(params["load_record"], limit=1 << 20)
-        try:
-            last = json.loads(text.decode("utf-8")) if text is not None else None
-        except ValueError:
-            last = None
-    last = last if isinstance(last, dict) else {}
+    last = read_json_object(params["load_record"])
     return {"blobs": blobs, "archives": archives, "problems": problems, "lfs": lfs,
             "missing": [archive["name"] for archive in found if archive["form"] is None and archive["problem"]],
             "image_id": image_id,
             "loaded": bool(image_id) and last.get("tars") == blobs and last.get("image_id") == image_id}
+
+
+def read_json_object(path):
+    """A JSON object from a regular file, else an empty dict."""
+    text = read_regular(path, limit=1 << 20) if path else None
+    try:
+        value = json.loads(text.decode("utf-8")) if text is not None else None
+    except ValueError:
+        value = None
+    return value if isinstance(value, dict) else {}
+
+
+def describe_source_build(params, remote):
+    """The last build from source: the commit of its record, and whether its EIF is there."""
+    commit = read_json_object(params["source_record"]).get("commit") if params["source_record"] else None
+    commit = commit if isinstance(commit, str) and commit else None
+    output = read_regular(params["source_output"], limit=0) if params["source_output"] else None
+    return {"commit": commit, "output_exists": output is not None,
+            "current": output is not None and commit is not None and commit == remote["commit"]}
 
 
 def check_contract(params, checkout, tars):
@@ -565,6 +600,7 @@ def gather(module, params):
     facts["settings_set_aside"] = os.path.isfile(patch)
     facts["installed_image"] = describe_image(params["eif_path"], params["record_path"] or params["eif_path"] + ".json")
     facts["tars"] = describe_tars(module, git, params, facts["checkout"])
+    facts["source"] = describe_source_build(params, facts["remote"])
     facts["contract"], facts["contract_notes"] = check_contract(params, facts["checkout"], facts["tars"])
     facts["up_to_date"] = (not facts["packages_missing"] and facts["checkout"]["current"]
                            and facts["checkout"]["requirements_installed"] and not facts["settings_set_aside"])
@@ -589,6 +625,8 @@ def main():
             contract=dict(type="list", elements="dict", default=[]),
             docker_image=dict(type="str"),
             load_record=dict(type="path"),
+            source_record=dict(type="path"),
+            source_output=dict(type="path"),
             packages=dict(type="dict", default={}),
         ),
         supports_check_mode=True,

@@ -210,6 +210,13 @@ measurements:
     PCR0: ba19b0568898f7eed74c911b29cccd6d026f918fa77953a705f142d06d33f51dfb00bda8f4e90e13755374548b0430e4
     PCR1: bcdf05fefccaa8e55bf2c8d6dee9e79bbff31e34bf28a99aa19e6b29c37ee80b214a414b7607236edf26fcb78654e63f
     PCR2: 21b9efbc184807662e966d34f390821309eeac6802309798826296bf3e8bec7c10edb30948c90ba67310f7b964fc500a
+only_pcr0_refused:
+  description:
+    - Whether the file is a sound EIF (measured, CRC right, every O(expected) value matched) whose only fault is a
+      PCR0 outside O(allowed_pcr0) - the one refusal a caller may choose to let through, for tests.
+  returned: when verifying a file that could be measured
+  type: bool
+  sample: false
 crc_ok:
   description: Whether the CRC stored in the EIF header matches the file.
   returned: when verifying a file that could be measured
@@ -451,6 +458,8 @@ def verify_file(path, allowed, expected, require_crc):
     if require_crc and not measurement.crc_ok:
         problems.insert(0, "%s: %s" % (subject, crc_mismatch_reason(measurement)))
     facts["matched_pcr0"] = matched
+    refused_pcr0 = allowed is not None and matched is None
+    facts["only_pcr0_refused"] = refused_pcr0 and measurement.crc_ok and len(problems) == 1
     if problems:
         raise VerificationError("; ".join(problems), **facts)
     return facts

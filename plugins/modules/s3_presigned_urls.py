@@ -52,6 +52,19 @@ options:
     description: With O(sse=aws:kms), the KMS key (ID, ARN or alias ARN); empty for the account's default key for S3.
     type: str
     default: ""
+  sizes:
+    description:
+      - Key to the size in bytes its object is to have. An object with a key here is to be uploaded
+        (RV(objects.upload)) when the bucket has none with that key or it has another size; one with a key not here
+        (or a null size) only when it is missing.
+    type: dict
+    default: {}
+  require_existing:
+    description:
+      - Fail, naming them, when objects of O(keys) are not in the bucket (a download that cannot work). Not in check
+        mode, where an upload of the same run may be pending.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - opencontracts.enclave.attributes
   - opencontracts.enclave.attributes.read_only
@@ -62,7 +75,8 @@ attributes:
   platform:
     details: Runs where the AWS credentials are, normally the controller (C(delegate_to=localhost)); needs boto3 there.
 notes:
-  - Signing changes nothing; the module only reads (C(HeadBucket), C(HeadObject)) and runs the same in check mode.
+  - Signing changes nothing; the module only reads (C(HeadBucket), C(HeadObject)) and runs the same in check mode
+    (but for O(require_existing)).
   - With O(endpoint_url) (for example a local S3 stand-in) the URLs use path-style addressing.
   - The credentials need C(s3:ListBucket) on the bucket (for C(HeadBucket) and a missing object's 404), C(s3:GetObject)
     and, for C(put), C(s3:PutObject) on the keys (and C(kms:GenerateDataKey) with O(sse=aws:kms)); a presigned URL
@@ -94,6 +108,14 @@ EXAMPLES = r"""
     remote_src: true
     headers: "{{ urls.objects['opencontracts/eif/oracle/5d1f...c0de.eif'].put_headers }}"
   when: not urls.objects['opencontracts/eif/oracle/5d1f...c0de.eif'].exists
+
+- name: Sign a download for another host, and fail when the object is not there
+  opencontracts.enclave.s3_presigned_urls:
+    bucket: example-opencontracts-eif
+    keys: [opencontracts/eif/oracle/5d1f...c0de.eif]
+    require_existing: true
+  delegate_to: localhost
+  register: download
 """
 
 RETURN = r"""
@@ -117,6 +139,9 @@ objects:
     put_headers:
       description: The headers an upload to RV(objects.put_url) must send (the server-side encryption); empty without C(put).
       type: dict
+    upload:
+      description: Whether the object is to be uploaded - it is missing, or has another size than O(sizes) gives.
+      type: bool
   sample:
     opencontracts/eif/oracle/5d1f...c0de.eif:
       exists: false
@@ -124,6 +149,7 @@ objects:
       get_url: https://example-opencontracts-eif.s3.eu-central-1.amazonaws.com/opencontracts/eif/oracle/5d1f...c0de.eif?X-Amz-Algorithm=...
       put_url: https://example-opencontracts-eif.s3.eu-central-1.amazonaws.com/opencontracts/eif/oracle/5d1f...c0de.eif?X-Amz-Algorithm=...
       put_headers: {x-amz-server-side-encryption: AES256}
+      upload: true
 expires_at:
   description: When the URLs stop working (UTC, ISO 8601).
   returned: success
@@ -206,8 +232,15 @@ def sign(client, params):
             "put_object", Params=dict(put_params, Bucket=bucket, Key=key),
             ExpiresIn=expiry) if "put" in params["methods"] else None
         entry["put_headers"] = dict(put_headers) if "put" in params["methods"] else {}
+        expected = (params["sizes"] or {}).get(key)
+        entry["upload"] = not entry["exists"] or (expected is not None and entry["size"] != size_of(expected))
         objects[key] = entry
     return objects
+
+
+def missing(objects):
+    """The keys of the objects that are not in the bucket."""
+    return [key for key, entry in objects.items() if not entry["exists"]]
 
 
 def input_errors(params):
@@ -221,7 +254,20 @@ def input_errors(params):
         errors.append("keys must be object keys (not empty, no leading '/'); got %s" % ", ".join(repr(k) for k in bad))
     if params["kms_key_id"] and params["sse"] != "aws:kms":
         errors.append("kms_key_id needs sse=aws:kms")
+    for key, size in (params["sizes"] or {}).items():
+        if size is not None and size_of(size) is None:
+            errors.append("sizes must map keys to a size in bytes (a whole number, at least 0) or null; got %s: %r"
+                          % (key, size))
     return errors
+
+
+def size_of(value):
+    """A size in bytes (a whole number, at least 0, also as digits), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 def main():
@@ -232,6 +278,8 @@ def main():
         expiry=dict(type="int", default=900),
         sse=dict(type="str", choices=["AES256", "aws:kms"], default="AES256"),
         kms_key_id=dict(type="str", default="", no_log=False),
+        sizes=dict(type="dict", default={}),
+        require_existing=dict(type="bool", default=False),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     errors = input_errors(module.params)
@@ -246,6 +294,9 @@ def main():
         objects = sign(client, module.params)
     except SigningError as error:
         module.fail_json(msg=str(error), changed=False)
+    if module.params["require_existing"] and missing(objects) and not module.check_mode:
+        module.fail_json(msg="%s: not in the bucket, nothing to download" % ", ".join(
+            "s3://%s/%s" % (module.params["bucket"], key) for key in missing(objects)), changed=False, objects=objects)
     module.exit_json(changed=False, objects=objects, expires_at=expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 

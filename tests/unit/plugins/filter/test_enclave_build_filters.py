@@ -178,10 +178,12 @@ def test_the_plan_carries_every_hosts_input_errors_and_warnings():
 
 def test_strategy_once_one_builder_for_the_same_inputs():
     result = plan(hostvars_of(a=settings(), b=settings(), c=settings()), ["a", "b", "c"])
-    full = {"checkout": [], "checkout_sparse_current": True, "up_to_date": False}
+    full = {"checkout": [], "checkout_sparse_current": True, "checkout_current": False, "checkout_sparse": False,
+            "up_to_date": False, "prepares": True}
     # The receivers: the requirements' folder and the kind's folder, without the tars in any form.
     sparse = {"checkout": ["/ec2_instance/", "/oracle_enclave/", "!/oracle_enclave/oracle_enclave.tar*"],
-              "checkout_sparse_current": False, "up_to_date": False}
+              "checkout_sparse_current": False, "checkout_current": False, "checkout_sparse": True,
+              "up_to_date": False, "prepares": True}
     assert result == {
         "a": dict(full, builder="a", builds=True, sends=True, errors=[], warnings=[]),
         "b": dict(sparse, builder="a", builds=False, sends=False, errors=[], warnings=[]),
@@ -210,6 +212,28 @@ def test_up_to_date_needs_the_facts_and_the_patterns():
     hostvars["c"]["__enclave_build_facts"] = dict(DEBIAN, up_to_date=True, checkout={"sparse": []})
     result = plan(hostvars, ["a", "b", "c"])
     assert [result[h]["up_to_date"] for h in "abc"] == [True, True, False]
+    # Only b has nothing to do before its image: a builds, c's checkout moves to the patterns.
+    assert [result[h]["prepares"] for h in "abc"] == [True, False, True]
+
+
+@pytest.mark.parametrize("found, patterns, current, sparse", [
+    # A receiver's sparse checkout at the commit, with its patterns.
+    ({"current": True, "sparse": RECEIVER_PATHS}, RECEIVER_PATHS, True, True),
+    # At the commit, but still the full checkout of a builder: sparse_checkout narrows it.
+    ({"current": True, "sparse": []}, RECEIVER_PATHS, False, True),
+    # A builder's full checkout at the commit: the git module's.
+    ({"current": True, "sparse": []}, [], True, False),
+    # A builder that was a receiver: sparse_checkout turns it back into a full one.
+    ({"current": True, "sparse": RECEIVER_PATHS}, [], False, True),
+    ({"current": False, "sparse": []}, [], False, False),
+])
+def test_where_the_checkout_is_and_which_module_moves_it(found, patterns, current, sparse):
+    hostvars = hostvars_of(a=settings(), b=settings())
+    host = "b" if patterns else "a"
+    hostvars[host]["__enclave_build_facts"] = dict(DEBIAN, checkout=found)
+    mine = plan(hostvars, ["a", "b"])[host]
+    assert mine["checkout"] == patterns
+    assert (mine["checkout_current"], mine["checkout_sparse"]) == (current, sparse)
 
 
 def test_a_builder_that_was_a_receiver_needs_a_full_checkout_again():
@@ -300,7 +324,8 @@ def test_different_inputs_have_their_own_builder():
 def test_per_host_builds_everywhere_and_sends_nothing():
     result = plan(hostvars_of(a=settings(enclave_build_strategy="per_host"),
                               b=settings(enclave_build_strategy="per_host")), ["a", "b"])
-    assert all(result[h] == {"builder": h, "builds": True, "sends": False, "checkout": [], "checkout_sparse_current": True,
+    assert all(result[h] == {"builder": h, "builds": True, "sends": False, "prepares": True, "checkout": [],
+                             "checkout_sparse_current": True, "checkout_current": False, "checkout_sparse": False,
                              "up_to_date": False, "errors": [], "warnings": []} for h in "ab")
 
 
@@ -326,8 +351,9 @@ def test_an_earlier_batch_builder_serves_the_later_batches():
     hostvars["a"]["_enclave_build_plan"] = {"a": {"builder": "a", "builds": True, "sends": True, "errors": []}}
     hostvars["a"]["_enclave_build_verified"] = {"sha256": "ab" * 32}
     result = plan(hostvars, ["b", "c"], ["a", "b", "c"])
-    assert result["b"] == {"builder": "a", "builds": False, "sends": False, "checkout": RECEIVER_PATHS,
-                           "checkout_sparse_current": False, "up_to_date": False, "errors": [], "warnings": []}
+    assert result["b"] == {"builder": "a", "builds": False, "sends": False, "prepares": True, "checkout": RECEIVER_PATHS,
+                           "checkout_sparse_current": False, "checkout_current": False, "checkout_sparse": True,
+                           "up_to_date": False, "errors": [], "warnings": []}
     assert result["c"]["builder"] == "a"
 
 
@@ -362,9 +388,9 @@ def installed(**changes):
     return values
 
 
-def current(value, image=None, context=None, allowed=None):
-    image = IMAGE if image is None else image
-    return FILTERS["enclave_build_installed_current"](value, image, CONTEXT if context is None else context, allowed)
+def current(value, image=None, allowed=None):
+    record = dict(IMAGE if image is None else image, **CONTEXT)
+    return FILTERS["enclave_build_installed_current"](value, record, allowed)
 
 
 def test_the_installed_image_with_its_record_is_current():
@@ -385,8 +411,11 @@ def test_another_image_mode_or_record_is_not_current(value):
 
 
 def test_no_verified_image_is_never_current():
-    assert FILTERS["enclave_build_installed_current"](installed(), None, CONTEXT) is False
+    assert FILTERS["enclave_build_installed_current"](installed(), None) is False
     assert current(installed(), image={}) is False
+    no_image = FILTERS["enclave_build_record"](dict(role_defaults(), enclave_build_strategy="once",
+                                                    enclave_build_repo_url="file:///srv/git/x.git"), None, "a", COMMIT)
+    assert FILTERS["enclave_build_installed_current"](installed(), no_image) is False
 
 
 def test_an_allow_list_without_the_images_pcr0_is_not_current():
@@ -468,10 +497,48 @@ def test_the_contract_needs_the_settings_as_a_dictionary():
         FILTERS["enclave_build_contract"]([])
 
 
-# --- enclave_build_record_context ------------------------------------------------------------------------
+# --- enclave_build_record, enclave_build_s3_objects, enclave_build_result ----------------------------------
 
-def test_the_record_context_names_what_the_image_was_built_from():
-    settings = dict(role_defaults(), enclave_build_strategy="once", enclave_build_repo_url="file:///srv/git/x.git")
-    assert FILTERS["enclave_build_record_context"](settings, "a", COMMIT) == CONTEXT
-    with pytest.raises(plugin.AnsibleFilterError, match="expects the role's variables"):
-        FILTERS["enclave_build_record_context"](None, "a", COMMIT)
+def record_settings(**changes):
+    return dict(role_defaults(), enclave_build_strategy="once", enclave_build_repo_url="file:///srv/git/x.git", **changes)
+
+
+def test_the_record_is_the_image_with_what_it_was_built_from():
+    assert FILTERS["enclave_build_record"](record_settings(), IMAGE, "a", COMMIT) == dict(IMAGE, **CONTEXT)
+    # The record of the installed image compares equal: the same record, written and read back.
+    assert current(installed()) is True
+    with pytest.raises(plugin.AnsibleFilterError, match="enclave_build_record: expects the role's variables"):
+        FILTERS["enclave_build_record"](None, IMAGE, "a", COMMIT)
+
+
+def test_a_record_without_an_image_names_none():
+    record = FILTERS["enclave_build_record"](record_settings(), None, "a", "")
+    assert {name: record[name] for name in ("sha256", "size", "measurements", "matched_pcr0", "permitted", "image_id")} == {
+        "sha256": None, "size": None, "measurements": {}, "matched_pcr0": None, "permitted": False, "image_id": None}
+    assert record["builder"] == "a" and record["commit"] == ""
+
+
+def test_the_bucket_holds_the_image_and_its_record_by_content():
+    record = dict(IMAGE, **CONTEXT)
+    objects = FILTERS["enclave_build_s3_objects"](record_settings(enclave_build_s3_prefix="eif/prod"), record,
+                                                  "/var/lib/eb/oracle.eif")
+    stem = "eif/prod/oracle/" + "ab" * 32
+    assert [(o["key"], o["size"], o["content_type"]) for o in objects] == [
+        (stem + ".eif", 4096, "application/octet-stream"), (stem + ".json", None, "application/json")]
+    assert objects[0]["src"] == "/var/lib/eb/oracle.eif" and "content" not in objects[0]
+    assert json.loads(objects[1]["content"]) == record and objects[1]["content"].endswith("}\n")
+    assert FILTERS["enclave_build_s3_objects"](record_settings(), dict(record, sha256=None), "/x.eif") == []
+
+
+def test_the_result_is_the_record_with_where_it_is_and_what_this_run_did():
+    record = dict(IMAGE, **CONTEXT)
+    result = FILTERS["enclave_build_result"](record, {"installed_image": {"sha256": "cd" * 32}}, True)
+    assert result == {"kind": "oracle", "path": "/opt/opencontracts/oracle.eif",
+                      "record_path": "/opt/opencontracts/oracle.eif.json", "sha256": "ab" * 32, "size": 4096,
+                      "measurements": {"PCR0": PCR0}, "matched_pcr0": PCR0, "permitted": True, "changed": True,
+                      "built": True, "builder": "a", "method": "tars", "commit": COMMIT, "image_id": None}
+    assert FILTERS["enclave_build_result"](record, {"installed_image": {"sha256": "ab" * 32}}, "False")["changed"] is False
+    assert FILTERS["enclave_build_result"](record, {"installed_image": {"sha256": "ab" * 32}}, "False")["built"] is False
+    # Check mode before a build: nothing known, so it may change.
+    nothing = FILTERS["enclave_build_record"](record_settings(), None, "a", COMMIT)
+    assert FILTERS["enclave_build_result"](nothing, {"installed_image": {"sha256": None}}, False)["changed"] is True

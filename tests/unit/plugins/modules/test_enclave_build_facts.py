@@ -204,6 +204,33 @@ def test_the_installed_image_and_its_record(host):
     assert result["installed_image"] == {"exists": True, "sha256": record["sha256"], "mode": "0644", "record": record}
 
 
+def source_build(root, commit, output=True):
+    if commit is not None:
+        (root / "oracle.source.json").write_text(json.dumps({"commit": commit, "script": "build.sh"}))
+    if output:
+        (root / "oracle.eif.built").write_bytes(b"EIF")
+    return {"source_record": str(root / "oracle.source.json"), "source_output": str(root / "oracle.eif.built")}
+
+
+@pytest.mark.parametrize("commit, output, current", [
+    (COMMIT, True, True),
+    # The version names another commit now, the EIF is gone, no record yet.
+    (OTHER, True, False),
+    (COMMIT, False, False),
+    (None, True, False),
+])
+def test_the_last_source_build_is_current_for_the_named_commit_and_its_eif(host, commit, output, current):
+    result, dummy = run(host, current_checkout(), **source_build(host, commit, output))
+    assert result["source"] == {"commit": commit, "output_exists": output, "current": current}
+
+
+def test_no_source_build_asked_for_or_reachable(host):
+    assert run(host, current_checkout())[0]["source"] == {"commit": None, "output_exists": False, "current": False}
+    # An unreachable repository names no commit: nothing is current.
+    result, dummy = run(host, current_checkout(**{"ls-remote": (128, "", "fatal: no\n")}), **source_build(host, ""))
+    assert result["source"] == {"commit": None, "output_exists": True, "current": False}
+
+
 @pytest.mark.parametrize("text", ["not json", "[1, 2]", ""])
 def test_a_record_that_is_not_a_json_object_counts_as_none(host, text):
     (host / "oracle.eif").write_bytes(b"test")

@@ -40,7 +40,7 @@ def test_allowed(image, check_mode):
     assert result["verified"] is True
     assert result["matched_pcr0"] == pcrs["PCR0"]
     assert result["measurements"] == pcrs
-    assert result["crc_ok"] is True
+    assert result["crc_ok"] is True and result["only_pcr0_refused"] is False
     assert result["eif_version"] == 4
     assert result["is_signed"] is False
     assert result["size"] > 548
@@ -58,6 +58,7 @@ def test_not_allowed(image, check_mode):
     for text in (path, pcrs["PCR0"], GUIDE_ORACLE, GUIDE_REGISTRY):
         assert text in result["msg"]
     assert result["measurements"] == pcrs  # reported even on failure
+    assert result["only_pcr0_refused"] is True
 
 
 def test_expected_all_match(image):
@@ -73,7 +74,15 @@ def test_expected_mismatch_names_the_pcr(image):
     assert result["failed"] is True and result["verified"] is False
     assert "PCR2" in result["msg"] and EMPTY_PCR in result["msg"] and pcrs["PCR2"] in result["msg"]
     assert "PCR0" not in result["msg"].split("PCR2")[0]  # PCR0 matched: only PCR2 is reported
-    assert result["matched_pcr0"] == pcrs["PCR0"]
+    assert result["matched_pcr0"] == pcrs["PCR0"] and result["only_pcr0_refused"] is False
+
+
+def test_a_refused_pcr0_with_another_fault_is_not_only_pcr0(image):
+    path, pcrs = image
+    result = verify({"eif_path": path, "allowed_pcr0": [GUIDE_ORACLE], "expected": {"PCR2": EMPTY_PCR}})
+    assert result["failed"] is True and result["matched_pcr0"] is None
+    assert "PCR0" in result["msg"] and "PCR2" in result["msg"]
+    assert result["only_pcr0_refused"] is False
 
 
 def test_expected_pcr8_of_an_unsigned_image(image):
@@ -102,6 +111,9 @@ def test_wrong_crc(tmp_path, openssl, require_crc):  # pylint: disable=unused-ar
     result = verify({"eif_path": path, "allowed_pcr0": [pcrs["PCR0"]], "require_crc": require_crc})
     assert result["crc_ok"] is False
     assert result["measurements"] == pcrs
+    # A wrong CRC with a refused PCR0 is two faults, whether the CRC is required or not.
+    refused = verify({"eif_path": path, "allowed_pcr0": [GUIDE_ORACLE], "require_crc": require_crc})
+    assert refused["failed"] is True and refused["only_pcr0_refused"] is False
     if require_crc:
         assert result["failed"] is True and result["verified"] is False
         assert "CRC" in result["msg"] and path in result["msg"]

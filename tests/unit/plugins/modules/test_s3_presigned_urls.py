@@ -118,7 +118,32 @@ def test_an_unreachable_endpoint_is_said_so(s3):
     assert result["failed"] and result["msg"].startswith("the S3 endpoint cannot be reached")
 
 
+def test_an_object_is_to_be_uploaded_when_missing_or_of_another_size(endpoint, s3):
+    record = KEY[:-len(".eif")] + ".json"
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"\x00" * 100)
+    s3.put_object(Bucket=BUCKET, Key=record, Body=b"{}")
+    other = "opencontracts/eif/oracle/" + "cd" * 32 + ".eif"
+    wanted = {KEY: 100, record: None, other: 100}
+    same = sign(endpoint, keys=[KEY, record, other], sizes=wanted)["objects"]
+    assert [same[key]["upload"] for key in (KEY, record, other)] == [False, False, True]
+    # A cut-off upload of the image: its size tells; the record has no expected size (never overwritten).
+    bigger = sign(endpoint, keys=[KEY, record], sizes={KEY: "101", record: None})["objects"]
+    assert bigger[KEY]["upload"] is True and bigger[record]["upload"] is False
+    assert sign(endpoint, keys=[KEY])["objects"][KEY]["upload"] is False
+
+
+def test_required_objects_that_are_missing_are_named(endpoint, s3):
+    other = "opencontracts/eif/oracle/" + "cd" * 32 + ".eif"
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"\x00")
+    assert sign(endpoint, keys=[KEY], require_existing=True)["failed"] is False
+    result = sign(endpoint, keys=[KEY, other], require_existing=True)
+    assert result["failed"] and result["msg"] == "s3://%s/%s: not in the bucket, nothing to download" % (BUCKET, other)
+    # In check mode an upload of the same run may be pending.
+    assert sign(endpoint, keys=[other], require_existing=True, _ansible_check_mode=True)["failed"] is False
+
+
 @pytest.mark.parametrize("changes, message", [
+    ({"sizes": {KEY: -1}}, "sizes must map keys to a size in bytes (a whole number, at least 0) or null; got %s: -1" % KEY),
     ({"expiry": 0}, "expiry must be between 1 and 604800 seconds; got 0"),
     ({"expiry": 604801}, "expiry must be between 1 and 604800 seconds; got 604801"),
     ({"keys": ["/x.eif"]}, "keys must be object keys (not empty, no leading '/'); got '/x.eif'"),
