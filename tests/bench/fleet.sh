@@ -4,14 +4,25 @@
 # emulated), before and after the fleet tuning (ansible.cfg, docs/controller-tuning.md, and the roles'
 # cheaper no-op runs).
 #
-# For every fleet size and mode, on fresh containers named bench-fleet-<n>:
-#   bringup   tests/sandbox/bringup.yml (the emulator, docker and the allocator; timed on its own)
-#   converge  the first ansible-playbook playbooks/oracle.yml
+# For every fleet size and mode, on fresh containers named bench-fleet-<n>, and bench-fleet-registry (the
+# registry the oracles register with, when the code under test's sandbox has one, group `registries` of
+# its inventories/sandbox; older commits', such as the baseline's, give their oracles a loopback address
+# and get none):
+#   bringup   tests/sandbox/bringup.yml on the oracle hosts (the emulator, docker and the allocator; timed
+#             on its own)
+#   registry  (not measured) bringup.yml on the registry host, then ansible-playbook playbooks/registry.yml,
+#             as `make sandbox` does before oracle.yml: a serving oracle registers with it
+#   converge  the first ansible-playbook playbooks/oracle.yml --limit oracles
 #   noop      oracle.yml again, ROUNDS times: the benchmark FAILS when any host reports a change
-#   status    ansible-playbook playbooks/status.yml, ROUNDS times (alternating with the no-op runs)
+#   status    ansible-playbook playbooks/status.yml --limit oracles, ROUNDS times (alternating with the no-op
+#             runs)
 # Each run records wall seconds, controller CPU seconds (ansible-playbook and every process it started,
 # SSH masters included), the CPU seconds of each host container and of podman's runtime processes for
 # them (cgroup accounting), and the changed count of every host (tests/bench/fleet/bench_fleet.py).
+# The registry is not a measured host: its container runs under a cgroup parent of its own, so that
+# neither the hosts' CPU nor podman's runtime figures include it; its CPU seconds during each run (the
+# oracles' registrations, the controller's quotes) are recorded beside them (registry_cpu_s), outside the
+# totals and the per-host figures.
 # The hosts share this machine's cores with the controller, so CPU seconds are the figures to compare;
 # then the per-host cost (slope over the sizes) per phase and mode, and each mode's no-op slope against
 # ssh-baseline's.
@@ -62,6 +73,8 @@ idle_seconds="${IDLE_SECONDS:-20}"
 out="$repo/.cache/bench-fleet"
 results="${RESULTS:-$out/results-$(date +%Y%m%dT%H%M%S).jsonl}"
 cgroup_parent="/opencontracts_bench_fleet"
+registry_cgroup_parent="/opencontracts_bench_fleet_registry"
+registry_host="bench-fleet-registry"
 python="$repo/.venv/bin/python"
 bench="$repo/tests/bench/fleet/bench_fleet.py"
 
@@ -128,7 +141,7 @@ mkdir -p "$out/sets"
 cleanup() {
     containers_remove >/dev/null
     local dir
-    for dir in /sys/fs/cgroup/*/"${cgroup_parent#/}"; do
+    for dir in /sys/fs/cgroup/*/"${cgroup_parent#/}" /sys/fs/cgroup/*/"${registry_cgroup_parent#/}"; do
         [[ -d "$dir" ]] || continue
         find "$dir" -depth -mindepth 1 -type d -exec rmdir {} + 2>/dev/null || true
         rmdir "$dir" 2>/dev/null || true
@@ -197,9 +210,9 @@ mitogen_for() {
         "$python" -m pip install --disable-pip-version-check --target "$out/mitogen" "mitogen==${MITOGEN_VERSION:-0.3.54}"
 }
 
-# Start N fresh containers of a transport's image.
+# Start N fresh containers of a transport's image, and with a third argument REGISTRY that registry host's.
 start_set() {
-    local transport="$1" count="$2" image i args=(--cgroup-parent "$cgroup_parent")
+    local transport="$1" count="$2" registry="${3:-}" image i args=()
     containers_remove >/dev/null
     image="$test_image"
     if [[ "$transport" == "ssh" ]]; then
@@ -207,8 +220,11 @@ start_set() {
         args+=(--volume "$out/ssh/id_ed25519.pub:/root/.ssh/authorized_keys:ro")
     fi
     for ((i = 1; i <= count; i++)); do
-        container_up "bench-fleet-$i" "$image" "${args[@]}" >/dev/null
+        container_up "bench-fleet-$i" "$image" --cgroup-parent "$cgroup_parent" "${args[@]}" >/dev/null
     done
+    if [[ -n "$registry" ]]; then
+        container_up "$registry" "$image" --cgroup-parent "$registry_cgroup_parent" "${args[@]}" >/dev/null
+    fi
 }
 
 # The fixture enclave repository, published once on a container of its own (not one of the measured
@@ -235,28 +251,38 @@ measure() {
     if [[ "${TASK_PROFILE:-0}" == "1" && "$phase" != "status" && "$phase" != "bringup" ]]; then
         envs+=(--task-profile "${log%.log}.tasks.jsonl")
     fi
+    if [[ -n "$registry" ]]; then
+        envs+=(--registry "$registry" --registry-cgroup-parent "$registry_cgroup_parent")
+    fi
     ANSIBLE_CONFIG="$(mode_config "$mode")" "$python" "$bench" run --mode "$mode" --hosts "$count" \
         --phase "$phase" --round "$round" --cgroup-parent "$cgroup_parent" --log "$log" --results "$results" \
         "${envs[@]}" "$@"
 }
 
-# A fresh set of containers for a mode's transport, its inventory, bring-up and first converge.
-# Sets: setdir inventory
+# A fresh set of containers for a mode's transport (and the registry, when the mode's code has one),
+# its inventory, bring-up, the registry served, and the first converge.
+# Sets: setdir inventory registry
 prepare_set() {
     local mode="$1" count="$2" name="$3" transport state
+    local -a registry_args=()
     transport="${mode%%-*}"
     setdir="$out/sets/$name"
     state="$setdir/state"
     inventory="$setdir/inventory"
     use_code "$mode"
+    registry=""
+    if [[ "$(ansible registries -i "$code/inventories/sandbox" --list-hosts 2>/dev/null)" =~ hosts\ \([1-9] ]]; then
+        registry="$registry_host"
+        registry_args=(--registry "$registry")
+    fi
     rm -rf "$setdir"
     mkdir -p "$state" "$setdir/logs"
     ln -s "$out/fixture-state/fixture" "$state/fixture"
 
-    echo "bench-fleet: $name: $count fresh container(s)"
-    start_set "$transport" "$count"
+    echo "bench-fleet: $name: $count fresh container(s)${registry:+ and the registry host $registry}"
+    start_set "$transport" "$count" "$registry"
     "$python" "$bench" inventory --code "$code" --transport "$transport" --hosts "$count" --out "$inventory" \
-        --state "$state" --ssh-key "$out/ssh/id_ed25519" --known-hosts "$setdir/known_hosts"
+        --state "$state" --ssh-key "$out/ssh/id_ed25519" --known-hosts "$setdir/known_hosts" "${registry_args[@]}"
     if [[ "$transport" == "ssh" ]]; then
         "$python" "$bench" wait-ssh --known-hosts "$setdir/known_hosts"
     fi
@@ -265,18 +291,27 @@ prepare_set() {
     export ANSIBLE_CACHE_PLUGIN_CONNECTION="$setdir/facts"
     export ANSIBLE_SSH_CONTROL_PATH_DIR="$setdir/cp"
 
-    measure bringup 1 "$setdir/logs/bringup.log" -- ansible-playbook -i "$inventory" "$code/tests/sandbox/bringup.yml"
-    measure converge 1 "$setdir/logs/converge.log" -- ansible-playbook -i "$inventory" "$code/playbooks/oracle.yml"
+    measure bringup 1 "$setdir/logs/bringup.log" \
+        -- ansible-playbook -i "$inventory" "$code/tests/sandbox/bringup.yml" --limit oracles
+    if [[ -n "$registry" ]]; then
+        ANSIBLE_CONFIG="$(mode_config "$mode")" run_logged "the registry host $registry (bring-up, not measured)" \
+            "$setdir/logs/registry-bringup.log" \
+            ansible-playbook -i "$inventory" "$code/tests/sandbox/bringup.yml" --limit registries
+        ANSIBLE_CONFIG="$(mode_config "$mode")" run_logged "the registry served: playbooks/registry.yml (not measured)" \
+            "$setdir/logs/registry.log" ansible-playbook -i "$inventory" "$code/playbooks/registry.yml"
+    fi
+    measure converge 1 "$setdir/logs/converge.log" \
+        -- ansible-playbook -i "$inventory" "$code/playbooks/oracle.yml" --limit oracles
 }
 
 bench_set() {
-    local mode="$1" count="$2" setdir inventory round
+    local mode="$1" count="$2" setdir inventory registry round
     prepare_set "$mode" "$count" "$mode-$count"
     for ((round = 1; round <= rounds; round++)); do
         measure noop "$round" "$setdir/logs/noop-$round.log" --expect-no-change \
-            -- ansible-playbook -i "$inventory" "$code/playbooks/oracle.yml"
+            -- ansible-playbook -i "$inventory" "$code/playbooks/oracle.yml" --limit oracles
         measure status "$round" "$setdir/logs/status-$round.log" \
-            -- ansible-playbook -i "$inventory" "$code/playbooks/status.yml"
+            -- ansible-playbook -i "$inventory" "$code/playbooks/status.yml" --limit oracles
     done
     "$python" "$bench" idle --mode "$mode" --hosts "$count" --cgroup-parent "$cgroup_parent" \
         --seconds "$idle_seconds" --results "$results"
@@ -285,7 +320,7 @@ bench_set() {
 
 # The no-op run of several modes on the same converged set, alternating (VARIANTS).
 variants_set() {
-    local count="$1" setdir inventory round mode i
+    local count="$1" setdir inventory registry round mode i
     local -a list
     read -ra list <<<"$VARIANTS"
     mode="${list[0]}"
@@ -295,7 +330,7 @@ variants_set() {
             # Each round starts one mode further, so that no mode always runs first.
             mode="${list[$(((i + round) % ${#list[@]}))]}"
             measure noop "$round" "$setdir/logs/noop-$mode-$round.log" --expect-no-change \
-                -- ansible-playbook -i "$inventory" "$code/playbooks/oracle.yml"
+                -- ansible-playbook -i "$inventory" "$code/playbooks/oracle.yml" --limit oracles
         done
     done
     containers_remove >/dev/null

@@ -65,7 +65,8 @@ def host_names(receivers):
 
 def cmd_inventory(args):
     FLEET.cmd_inventory(argparse.Namespace(code=args.code, transport="ssh", hosts=args.receivers + 1, out=args.out,
-                                           state=args.state, ssh_key=args.ssh_key, known_hosts=args.known_hosts))
+                                           state=args.state, ssh_key=args.ssh_key, known_hosts=args.known_hosts,
+                                           registry=None))
     settings = {
         # The emulated machine (tests/sandbox/bringup.yml installs it): every EIF is padded to a realistic size.
         "nitro_emulator_machine": {"build_seconds": 0, "build_padding_mib": args.eif_mib,

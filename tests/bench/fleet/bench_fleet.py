@@ -3,9 +3,10 @@
 Sub-commands:
 
 ``inventory``  write the inventory of one container set: N emulated oracle hosts named bench-fleet-<i>,
-               each with its own price, with inventories/sandbox's group_vars and host_vars copied
-               verbatim and a second file per group that points the state, the reports and (for SSH)
-               the connection at this set.
+               each with its own price, and with --registry NAME the registry host they register with
+               (group ``registries``), with inventories/sandbox's group_vars and host_vars copied
+               verbatim and a second file per group that points the state, the reports, the oracles'
+               registry address and (for SSH) the connection at this set.
 ``wait-ssh``   wait until every host of a set accepts TCP connections on port 22.
 ``run``        run one command (an ansible-playbook run) and record, as one JSON line:
                wall seconds; controller CPU seconds (the command and every process it started, counted by
@@ -13,8 +14,10 @@ Sub-commands:
                getrusage(RUSAGE_CHILDREN) is recorded beside it); the CPU seconds of every host container
                (its cgroup) and of podman's runtime processes for these containers (conmon and runc,
                which `podman exec` starts outside both the controller and the container); the load
-               average; every host's PLAY RECAP counts. With --expect-no-change it fails when any host
-               changed, failed or was unreachable.
+               average; every host's PLAY RECAP counts. With --registry NAME, the registry container's
+               CPU seconds on their own (registry_cpu_s: it is started under a cgroup parent of its own,
+               --registry-cgroup-parent, so that neither the hosts' nor the runtime's figures include it).
+               With --expect-no-change it fails when any host changed, failed or was unreachable.
 ``idle``       record the hosts' CPU use while nothing runs (their services' background work).
 ``tasks``      where one run's CPU went, task by task (a run with --task-profile).
 ``report``     medians per mode, size and phase, per-host slopes (least squares over the sizes and the
@@ -128,8 +131,11 @@ def cmd_inventory(args):
     if os.path.isdir(out):
         shutil.rmtree(out)
     hosts = set_hosts(args.hosts)
+    registry = args.registry
     sandbox_inventory = os.path.join(args.code, "inventories", "sandbox")
-    for group in ("all", "oracles"):
+    # Every group's file (all, oracles, and the groups the code's sandbox has besides).
+    for group in sorted(f[:-len(".yml")] for f in os.listdir(os.path.join(sandbox_inventory, "group_vars"))
+                        if f.endswith(".yml")):
         os.makedirs(os.path.join(out, "group_vars", group))
         shutil.copyfile(os.path.join(sandbox_inventory, "group_vars", group + ".yml"),
                         os.path.join(out, "group_vars", group, "00-sandbox.yml"))
@@ -159,7 +165,7 @@ def cmd_inventory(args):
         host_key = subprocess.run(["podman", "exec", hosts[0], "cat", "/etc/ssh/ssh_host_ed25519_key.pub"],
                                   check=True, capture_output=True, text=True).stdout.split()
         known = []
-        for name in hosts:
+        for name in hosts + ([registry] if registry else []):
             # The default network's address, else the first of the networks the container was started on.
             address = (subprocess.run(
                 ["podman", "inspect", "--format",
@@ -173,11 +179,23 @@ def cmd_inventory(args):
             handle.write("\n".join(known) + "\n")
     with open(os.path.join(out, "group_vars", "all", "10-bench-fleet.yml"), "w") as handle:
         handle.write("\n".join(overrides) + "\n")
+    if registry:
+        # The sandbox's oracles read their registry's address from the file the bring-up writes for the
+        # sandbox's registry host (sandbox-registry.address); this set's registry is another host.
+        os.makedirs(os.path.join(out, "group_vars", "oracles"), exist_ok=True)
+        with open(os.path.join(out, "group_vars", "oracles", "10-bench-fleet.yml"), "w") as handle:
+            handle.write("\n".join([
+                "---",
+                "# Written by tests/bench/fleet/bench_fleet.py: this set's registry host, over the sandbox's",
+                "# (00-sandbox.yml, a copy of inventories/sandbox/group_vars/oracles.yml).",
+                "oracle_service_registry: %s" % json.dumps(
+                    "{{ lookup('ansible.builtin.file', attestation_access_dir ~ '/%s.address') }}" % registry),
+            ]) + "\n")
 
     lines = [
         "---",
-        "# Written by tests/bench/fleet/bench_fleet.py: %d emulated oracle host(s) (%s), each with its own price."
-        % (len(hosts), args.transport),
+        "# Written by tests/bench/fleet/bench_fleet.py: %d emulated oracle host(s) (%s), each with its own price%s."
+        % (len(hosts), args.transport, ", and their registry" if registry else ""),
         "all:",
         "  children:",
         "    oracles:",
@@ -188,6 +206,10 @@ def cmd_inventory(args):
         lines.append('          oracle_service_price: "%d.%02d OPN"' % (index, (index * 37) % 100))
         if name in addresses:
             lines.append("          ansible_host: %s" % addresses[name])
+    if registry:
+        lines += ["    registries:", "      hosts:", "        %s:" % registry]
+        if registry in addresses:
+            lines.append("          ansible_host: %s" % addresses[registry])
     with open(os.path.join(out, "hosts.yml"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
     return 0
@@ -235,6 +257,10 @@ def cmd_run(args):
     controller = os.path.join(root, CONTROLLER_CGROUP)
     os.makedirs(controller, exist_ok=True)
     end_leftovers(controller)
+    # The registry host is not one of the measured hosts: its CPU is recorded on its own.
+    registry = {}
+    if args.registry:
+        registry = container_cgroups([args.registry], args.registry_cgroup_parent or args.cgroup_parent, root)
 
     def enter_controller_cgroup():
         with open(os.path.join(controller, "cgroup.procs"), "w") as handle:
@@ -257,6 +283,7 @@ def cmd_run(args):
     load_before = os.getloadavg()
     hosts_before, runtime_before = read_usage(containers, runtime, version)
     controller_before = cpu_ns(controller, version)
+    registry_before = sum(cpu_ns(path, version) for path in registry.values())
     rusage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     with open(args.log, "w") as log:
@@ -270,6 +297,7 @@ def cmd_run(args):
     rusage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     controller_after = cpu_ns(controller, version)
     hosts_after, runtime_after = read_usage(containers, runtime, version)
+    registry_after = sum(cpu_ns(path, version) for path in registry.values())
     load_after = os.getloadavg()
 
     host_cpu = {name: (hosts_after[name] - hosts_before[name]) / 1e9 for name in names}
@@ -299,14 +327,19 @@ def cmd_run(args):
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     record["total_cpu_s"] = round(record["controller_cpu_s"] + record["hosts_cpu_s"] + record["runtime_cpu_s"], 3)
+    if registry:
+        # Not in total_cpu_s: the oracles' registrations and the controller's quotes, on the registry's side.
+        record["registry_cpu_s"] = round((registry_after - registry_before) / 1e9, 3)
     with open(args.results, "a") as handle:
         handle.write(json.dumps(record, sort_keys=True) + "\n")
 
     changed = [record["changed"][name] for name in names]
     print("bench-fleet: %-16s %2d host(s) %-8s wall %7.1f s  CPU controller %7.1f s  hosts %7.1f s  podman runtime %6.1f s"
-          "  total %7.1f s  changed %s  load %.1f"
+          "  total %7.1f s%s  changed %s  load %.1f"
           % (args.mode, args.hosts, args.phase, wall, record["controller_cpu_s"], record["hosts_cpu_s"],
-             record["runtime_cpu_s"], record["total_cpu_s"], summarize_changed(changed), load_after[0]), flush=True)
+             record["runtime_cpu_s"], record["total_cpu_s"],
+             "  (registry %.1f s)" % record["registry_cpu_s"] if registry else "",
+             summarize_changed(changed), load_after[0]), flush=True)
     if rc != 0:
         print("bench-fleet: the run failed (exit status %d); its output: %s" % (rc, record["log"]), file=sys.stderr)
         return 1
@@ -511,6 +544,7 @@ def main(argv=None):
     p.add_argument("--state", required=True)
     p.add_argument("--ssh-key")
     p.add_argument("--known-hosts")
+    p.add_argument("--registry", help="the registry host's container (group registries), when the code has one")
     p.set_defaults(func=cmd_inventory)
 
     p = sub.add_parser("wait-ssh")
@@ -529,6 +563,8 @@ def main(argv=None):
     p.add_argument("--env", action="append", help="NAME=VALUE for the command's environment")
     p.add_argument("--expect-no-change", action="store_true")
     p.add_argument("--task-profile", help="write every task's CPU seconds to this file (JSON lines)")
+    p.add_argument("--registry", help="the registry host's container: its CPU seconds recorded on their own")
+    p.add_argument("--registry-cgroup-parent", help="the registry container's cgroup parent (default: --cgroup-parent)")
     p.add_argument("command", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_run)
 
