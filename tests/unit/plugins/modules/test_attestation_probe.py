@@ -120,18 +120,6 @@ PERMITTED = builder.pcr(0xA5).hex()
 OTHER = builder.pcr(0x5A).hex()
 
 
-@pytest.fixture(name="ca", scope="module")
-def fixture_ca():
-    return builder.TestCA(builder.now())
-
-
-@pytest.fixture(name="root_pem")
-def fixture_root_pem(ca, tmp_path):
-    path = tmp_path / "root.pem"
-    path.write_bytes(ca.root_pem())
-    return str(path)
-
-
 def attestation_answer(document):
     return lambda c: c.send(json.dumps({"fname": "attestation", "attestation": document.hex(), "signThis": "cd" * 32}))
 

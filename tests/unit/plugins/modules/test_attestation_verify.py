@@ -17,18 +17,6 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "attestatio
 REAL_PCR0 = "566b27dd57d5595ed526ddbd3ed3f8b82f128853fa6550013f57648f71c81305b5f6aded6e4cc2363e7506ed92cb1865"
 
 
-@pytest.fixture(name="ca", scope="module")
-def fixture_ca():
-    return builder.TestCA(builder.now())
-
-
-@pytest.fixture(name="root_pem")
-def fixture_root_pem(ca, tmp_path):
-    path = tmp_path / "root.pem"
-    path.write_bytes(ca.root_pem())
-    return str(path)
-
-
 def verify(args, **kwargs):
     return run_module(attestation_verify.main, args, **kwargs)
 
