@@ -6,6 +6,7 @@
 // the benchmark's key pair, from the environment: every other key is refused.
 //
 // Usage: NODE_PATH=<node_modules> node server.js DIRECTORY ADDRESS PORT
+const fs = require('fs');
 const S3rver = require('s3rver');
 const AWSAccount = require('s3rver/lib/models/account');
 
@@ -16,9 +17,16 @@ if (!directory || !address || !port || !accessKeyId || !secretAccessKey) {
   console.error('usage: AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... node server.js DIRECTORY ADDRESS PORT');
   process.exit(2);
 }
+// s3rver lists its buckets from the folders in its directory: it must exist.
+fs.mkdirSync(directory, { recursive: true });
 // s3rver knows one account, with a fixed key pair: the benchmark's key pair replaces it.
 AWSAccount.DUMMY_ACCOUNT.revokeAccessKey('S3RVER');
 AWSAccount.DUMMY_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
+
+// The container's first process: a stop signal ends it (no default action for process 1).
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => process.exit(0));
+}
 
 new S3rver({ directory, address, port: Number(port), silent: true, vhostBuckets: false })
   .run()
