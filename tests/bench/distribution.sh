@@ -153,7 +153,7 @@ s3_up() {
             "$test_image" "$venv_real/bin/moto_server" -H 0.0.0.0 -p 5000 >/dev/null
     else
         podman run --detach --name bench-dist-s3 --hostname bench-dist-s3 --label "$sandbox_label=1" \
-            --network "$network" --memory "${S3_MEMORY:-1g}" "${s3rver_mounts[@]}" \
+            --network "$network" --memory "${S3_MEMORY:-1g}" --stop-signal SIGTERM "${s3rver_mounts[@]}" \
             --env NODE_PATH=/opt/bench-s3/node_modules --env AWS_ACCESS_KEY_ID --env AWS_SECRET_ACCESS_KEY \
             "$test_image" /opt/bench-s3/lib/"$s3rver_loader" --library-path /opt/bench-s3/lib /opt/bench-s3/node \
             /opt/bench-s3/server.js /var/lib/bench-s3 0.0.0.0 5000 >/dev/null
