@@ -31,7 +31,7 @@ help:
 	@echo "make sandbox-clean   remove them"
 	@echo "make bench-sandbox   first converge, no-op and price-change runs of the sandbox (tests/bench/sandbox.sh)"
 	@echo "make bench-fleet     oracle.yml and status.yml on 1, 5 and 20 emulated hosts, before and after the fleet tuning (HOSTS=\"1 5\"; tests/bench/fleet.sh)"
-	@echo "make bench-distribution   a 1 GiB enclave image to 1, 5 and 20 emulated hosts, through the controller vs S3 (HOSTS, ROUNDS, EIF_MIB; tests/bench/distribution.sh)"
+	@echo "make bench-distribution   a 1 GiB enclave image to 1, 5 and 20 emulated hosts, through the controller vs S3 (HOSTS, ROUNDS, EIF_MIB, S3_SERVER=s3rver|moto; tests/bench/distribution.sh)"
 	@echo "make bench-roles     the roles' YAML and Jinja, and the tasks a no-op oracle.yml evaluates per sandbox host (tests/bench/roles.sh)"
 	@echo "make changelog  CHANGELOG.md from changelogs/ (antsibull-changelog; one fragment per change in changelogs/fragments/)"
 	@echo "make clean      remove .venv, caches and the test image"
@@ -102,8 +102,9 @@ bench-fleet: $(VENV_STAMP) collection-link test-image
 	HOSTS="$(or $(HOSTS),1 5 20)" $(BENCH)/fleet.sh
 
 # Image distribution (docs/benchmarks.md): the builder's verified EIF (EIF_MIB of padding, default 1 GiB) to 1, 5
-# and 20 emulated receivers, enclave_build_distribution controller vs s3 (moto's server in a container), side by
-# side; HOSTS, ROUNDS, EIF_MIB and MODES override (tests/bench/distribution.sh).
+# and 20 emulated receivers, enclave_build_distribution controller vs s3 (an S3 server in a container: s3rver,
+# which streams from disk, or S3_SERVER=moto), side by side; HOSTS, ROUNDS, EIF_MIB, MODES and S3_SERVER override
+# (tests/bench/distribution.sh).
 .PHONY: bench-distribution
 bench-distribution: $(VENV_STAMP) collection-link test-image
 	HOSTS="$(or $(HOSTS),1 5 20)" ROUNDS="$(or $(ROUNDS),3)" EIF_MIB="$(or $(EIF_MIB),1024)" $(BENCH)/distribution.sh

@@ -5,9 +5,20 @@
 #
 # For every fleet size N, on fresh containers (the fleet benchmark's SSH hosts, tests/bench/fleet.sh) on a
 # podman network of this benchmark's own:
-#   bench-dist-1          the builder; bench-dist-2 .. N+1 the receivers; bench-dist-s3 the S3 endpoint, moto's
-#                         server from the controller's .venv (mounted read-only at the same path, with the
-#                         Python it was made from)
+#   bench-dist-1          the builder; bench-dist-2 .. N+1 the receivers; bench-dist-s3 the S3 endpoint (S3_SERVER):
+#                         s3rver (default): a filesystem-backed S3 server on node, pinned by
+#                         tests/bench/distribution/s3/package-lock.json and installed with `npm ci` into
+#                         .cache/bench-distribution/s3-server (node and npm from Debian's nodejs and npm when
+#                         missing); it writes an upload to disk as it arrives and streams every download from
+#                         disk, so concurrent downloads of a large image do not each hold it in memory (its
+#                         container's memory is bounded to S3_MEMORY, 1g by default, far below one 1 GiB image
+#                         per receiver). It checks the key of every signed request, not its SigV4 signature.
+#                         The container runs this machine's node (executable and libraries mounted read-only,
+#                         through their own dynamic loader) and tests/bench/distribution/s3/server.js.
+#                         moto: moto's server from the controller's .venv (mounted read-only at the same path,
+#                         with the Python it was made from); it reads a whole object into memory for every GET,
+#                         so concurrent downloads queue on it (S3_MEMORY 12g by default; 1 GiB images to 20
+#                         receivers exhaust it).
 #   set-up (not measured) tests/sandbox/bringup.yml (the Nitro emulator with build_padding_mib = EIF_MIB, so
 #                         every EIF carries a ramdisk of that size), then tests/bench/distribution/prepare.yml:
 #                         host_prep, and enclave_build with strategy once (the build, once)
@@ -24,11 +35,12 @@
 # the load (printed with every run); bytes do not.
 #
 # Settings (environment): HOSTS="1 5 20" (receivers per set), ROUNDS=3, EIF_MIB=1024 (the padding; the EIF
-# is a few KiB larger), MODES="controller s3". Results: .cache/bench-distribution/results-<time>.jsonl
+# is a few KiB larger), MODES="controller s3", S3_SERVER=s3rver|moto, S3_MEMORY (the endpoint's memory bound).
+# Results: .cache/bench-distribution/results-<time>.jsonl
 # (RESULTS=FILE appends to another), summary.json and summary.md; logs under .cache/bench-distribution/sets/.
 # The containers and the network are removed at the end, and when the benchmark stops early.
 #
-# Usage: tests/bench/distribution.sh   (make bench-distribution [HOSTS="1 5"] [ROUNDS=N] [EIF_MIB=M])
+# Usage: tests/bench/distribution.sh   (make bench-distribution [HOSTS="1 5"] [ROUNDS=N] [EIF_MIB=M] [S3_SERVER=moto])
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/harness/env.sh
@@ -38,6 +50,7 @@ sizes="${HOSTS:-1 5 20}"
 rounds="${ROUNDS:-3}"
 eif_mib="${EIF_MIB:-1024}"
 modes="${MODES:-controller s3}"
+s3_server="${S3_SERVER:-s3rver}"
 out="$repo/.cache/bench-distribution"
 results="${RESULTS:-$out/results-$(date +%Y%m%dT%H%M%S).jsonl}"
 network="opencontracts-bench-distribution"
@@ -47,7 +60,7 @@ python="$repo/.venv/bin/python"
 bench="$repo/tests/bench/distribution/bench_distribution.py"
 # The collection under test: this working tree.
 code="$(cd "$repo/.cache/collections/ansible_collections/opencontracts/enclave" && pwd -P)"
-# The controller signs the S3 URLs with these (the endpoint is the benchmark's moto server).
+# The controller signs the S3 URLs with these, and the benchmark's S3 endpoint accepts only these.
 export AWS_ACCESS_KEY_ID=bench-access-key AWS_SECRET_ACCESS_KEY=bench-secret-key AWS_REGION=us-east-1 \
     AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
     AWS_EC2_METADATA_DISABLED=true
@@ -58,6 +71,10 @@ sandbox_code="$code"
 # shellcheck source=tests/harness/lib-sandbox.sh
 source "$repo/tests/harness/lib-sandbox.sh"
 
+case "$s3_server" in
+    s3rver | moto) ;;
+    *) die "S3_SERVER must be s3rver or moto; got '$s3_server'" ;;
+esac
 [[ -x "$repo/.venv/bin/ansible-playbook" ]] || die "no .venv: run \`make bench-distribution\` (it sets everything up)"
 test_image="$(tests/harness/build-image.sh --print-ref)"
 podman image exists "$test_image" || die "test image $test_image missing: run \`make bench-distribution\`"
@@ -98,19 +115,69 @@ name = net.get("network_interface") or next((p.get("bridge") for p in net.get("p
 print(name)')"
 [[ -n "$bridge" ]] || die "network $network has no bridge interface"
 
-# The S3 endpoint: moto's server, in a container of this benchmark on its network (memory bounded: moto holds
-# an object in memory while it sends it).
+# s3rver's node and npm: Debian's packages when this machine has none (as tests/harness/system-packages.sh
+# installs the tests' packages); a node that is there is used as it is (NodeSource's brings its own npm).
+node_packages() {
+    local -a need=()
+    command -v node >/dev/null || need+=(nodejs npm)
+    command -v node >/dev/null && ! command -v npm >/dev/null && need+=(npm)
+    ((${#need[@]} > 0)) || return 0
+    local sudo=""
+    [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+    echo "bench-distribution: installing system packages: ${need[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+}
+
+# s3rver from the committed lock file (integrity hashes), into .cache; again only when the lock file changed.
+s3rver_install() {
+    local dir="$out/s3-server" lock="$repo/tests/bench/distribution/s3/package-lock.json" stamp
+    node_packages
+    stamp="$(cat "$repo/tests/bench/distribution/s3/package.json" "$lock" | sha256sum | cut -c1-16)"
+    [[ "$(cat "$dir/.installed" 2>/dev/null)" == "$stamp" ]] && return 0
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$repo/tests/bench/distribution/s3/package.json" "$lock" "$dir/"
+    run_logged "installing s3rver (npm ci, tests/bench/distribution/s3/package-lock.json)" "$out/s3rver-install.log" \
+        npm ci --prefix "$dir" --omit=dev --ignore-scripts --no-audit --no-fund
+    echo "$stamp" >"$dir/.installed"
+}
+
+# The S3 endpoint, in a container of this benchmark on its network, memory bounded (S3_MEMORY).
 s3_up() {
-    podman run --detach --name bench-dist-s3 --hostname bench-dist-s3 --label "$sandbox_label=1" \
-        --network "$network" --memory "${S3_MEMORY:-12g}" \
-        --volume "$venv_real:$venv_real:ro" --volume "$python_home:$python_home:ro" \
-        "$test_image" "$venv_real/bin/moto_server" -H 0.0.0.0 -p 5000 >/dev/null
+    if [[ "$s3_server" == moto ]]; then
+        # moto holds an object in memory while it sends it.
+        podman run --detach --name bench-dist-s3 --hostname bench-dist-s3 --label "$sandbox_label=1" \
+            --network "$network" --memory "${S3_MEMORY:-12g}" \
+            --volume "$venv_real:$venv_real:ro" --volume "$python_home:$python_home:ro" \
+            "$test_image" "$venv_real/bin/moto_server" -H 0.0.0.0 -p 5000 >/dev/null
+    else
+        podman run --detach --name bench-dist-s3 --hostname bench-dist-s3 --label "$sandbox_label=1" \
+            --network "$network" --memory "${S3_MEMORY:-1g}" --stop-signal SIGTERM "${s3rver_mounts[@]}" \
+            --env NODE_PATH=/opt/bench-s3/node_modules --env AWS_ACCESS_KEY_ID --env AWS_SECRET_ACCESS_KEY \
+            "$test_image" /opt/bench-s3/lib/"$s3rver_loader" --library-path /opt/bench-s3/lib /opt/bench-s3/node \
+            /opt/bench-s3/server.js /var/lib/bench-s3 0.0.0.0 5000 >/dev/null
+    fi
     local address
     address="$(podman inspect --format '{{ range .NetworkSettings.Networks }}{{ .IPAddress }}{{ end }}' bench-dist-s3)"
     [[ -n "$address" ]] || die "the S3 endpoint has no address on $network"
     endpoint="http://$address:5000"
     "$python" "$bench" bucket --endpoint "$endpoint" --bucket "$bucket"
 }
+
+# s3rver's container: this machine's node and its libraries, s3rver's packages and the server script, read-only.
+s3rver_mounts=()
+s3rver_loader=""
+if [[ "$s3_server" == s3rver ]]; then
+    s3rver_install
+    while IFS=$'\t' read -r host_path container_path; do
+        s3rver_mounts+=(--volume "$host_path:$container_path:ro")
+        [[ "$container_path" == /opt/bench-s3/lib/ld-linux* ]] && s3rver_loader="${container_path##*/}"
+    done < <("$python" "$bench" node-mounts --node "$(command -v node)" --prefix /opt/bench-s3)
+    [[ -n "$s3rver_loader" ]] || die "cannot run node in the S3 endpoint's container (no dynamic loader found)"
+    s3rver_mounts+=(--volume "$out/s3-server/node_modules:/opt/bench-s3/node_modules:ro"
+        --volume "$repo/tests/bench/distribution/s3/server.js:/opt/bench-s3/server.js:ro")
+fi
 
 # Fresh containers: the S3 endpoint, the builder and N receivers.
 start_set() {
@@ -183,7 +250,7 @@ bench_size() {
             mode="${list[$(((i + round + 1) % ${#list[@]}))]}"
             reset_delivery "$count"
             "$python" "$bench" run --mode "$mode" --receivers "$count" --round "$round" --eif-bytes "$eif_bytes" \
-                --bridge "$bridge" --controller-dir "$state/eif" --cgroup-parent "$cgroup_parent" \
+                --s3-server "$s3_server" --bridge "$bridge" --controller-dir "$state/eif" --cgroup-parent "$cgroup_parent" \
                 --log "$setdir/logs/$mode-$round.log" --results "$results" \
                 -- ansible-playbook -i "$inventory" "$code/tests/bench/distribution/deliver.yml" \
                 -e "enclave_build_distribution=$mode"
@@ -192,7 +259,7 @@ bench_size() {
     containers_remove >/dev/null
 }
 
-echo "bench-distribution: receivers $sizes; modes $modes; $rounds round(s); EIF padding $eif_mib MiB; $(nproc) CPUs"
+echo "bench-distribution: receivers $sizes; modes $modes (S3 endpoint: $s3_server); $rounds round(s); EIF padding $eif_mib MiB; $(nproc) CPUs"
 echo "bench-distribution: load average $(cut -d' ' -f1-3 /proc/loadavg); results appended to ${results#"$repo"/}"
 echo "bench-distribution: code under test: this working tree at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- roles playbooks plugins tests/nitro_emulator || echo ' with changes')"
 touch "$results"

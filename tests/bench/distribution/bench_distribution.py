@@ -6,7 +6,11 @@ Sub-commands:
                fleet benchmark's inventory, tests/bench/fleet/bench_fleet.py, with this benchmark's names),
                plus the settings of this benchmark (group_vars/all/20-bench-distribution.yml): the padded
                EIF, strategy once, the controller's folder of this set, the S3 endpoint and bucket.
-``bucket``     create the bucket on the benchmark's S3 endpoint (moto), or empty it (--empty).
+``bucket``     create the bucket on the benchmark's S3 endpoint, or empty it (--empty).
+``node-mounts`` the files the S3 endpoint's container needs to run this machine's ``node`` (S3_SERVER=s3rver):
+               the executable and every shared library it loads (from ``ldd``), the dynamic loader included,
+               as lines "HOST-PATH<TAB>CONTAINER-PATH" under one folder; the container runs node through that
+               loader with that folder as its library path, so it needs nothing of the image's libraries.
 ``run``        run one ansible-playbook run and record, as one JSON line:
                wall seconds; controller CPU seconds (the run and every process it started, counted by a
                cgroup of its own, SSH ControlPersist masters included); the bytes that crossed the
@@ -17,8 +21,8 @@ Sub-commands:
                (tests/bench/fleet/callback), the deliver phase: the tasks from the first "Distribute |" task
                to the last "Distribute |", "Verify |" or "Install |" task, their wall and controller CPU
                seconds; every host's PLAY RECAP counts.
-``report``     medians per size and mode, side by side, as a table on stdout and in summary.json and
-               summary.md.
+``report``     medians per size and mode (s3 with its endpoint's server), side by side, as a table on stdout
+               and in summary.json and summary.md.
 
 Nothing here changes a host: it reads counters, runs the command it is given, and talks to the local S3
 endpoint.
@@ -95,6 +99,7 @@ def s3_client(endpoint):
 
 
 def cmd_bucket(args):
+    import botocore.exceptions  # pylint: disable=import-outside-toplevel
     client = s3_client(args.endpoint)
     deadline = time.monotonic() + 60
     while True:
@@ -114,9 +119,67 @@ def cmd_bucket(args):
         print("bench-distribution: emptied s3://%s (%d object(s))" % (args.bucket, removed))
         return 0
     client.create_bucket(Bucket=args.bucket)
-    client.put_bucket_encryption(Bucket=args.bucket, ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-    print("bench-distribution: bucket s3://%s on %s" % (args.bucket, args.endpoint))
+    note = ""
+    try:
+        client.put_bucket_encryption(Bucket=args.bucket, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    except botocore.exceptions.ClientError as error:
+        # s3rver keeps no bucket settings of this kind; the uploads still send their signed encryption header.
+        if error.response.get("Error", {}).get("Code") != "NotImplemented":
+            raise
+        note = " (the endpoint keeps no default encryption setting)"
+    print("bench-distribution: bucket s3://%s on %s%s" % (args.bucket, args.endpoint, note))
+    return 0
+
+
+# --- the S3 endpoint's node runtime ------------------------------------------------------------------
+
+def ldd_libraries(text):
+    """The shared libraries in ``ldd``'s output, as (name the program asks for, file on this machine); the
+    dynamic loader is the entry whose name is a path. Raises ValueError for a library ldd did not find."""
+    libraries = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("linux-vdso") or line.startswith("linux-gate"):
+            continue
+        if "=>" in line:
+            name, _sep, rest = line.partition("=>")
+            path = rest.strip().split(" (", 1)[0].strip()
+            if not path or path == "not found":
+                raise ValueError("ldd: %s not found" % name.strip())
+            libraries.append((name.strip(), path))
+        elif line.startswith("/"):
+            path = line.split(" (", 1)[0].strip()
+            libraries.append((os.path.basename(path), path))
+        elif "statically linked" in line or "not a dynamic executable" in line:
+            continue
+        else:
+            raise ValueError("ldd: unexpected line %r" % line)
+    return libraries
+
+
+def node_mounts(node, ldd_output, prefix):
+    """(host path, container path) pairs: node at PREFIX/node, its libraries and loader under PREFIX/lib."""
+    mounts = [(os.path.realpath(node), prefix + "/node")]
+    for name, path in ldd_libraries(ldd_output):
+        mounts.append((os.path.realpath(path), "%s/lib/%s" % (prefix, os.path.basename(name))))
+    return mounts
+
+
+def cmd_node_mounts(args):
+    node = args.node
+    try:
+        output = subprocess.run(["ldd", node], check=True, capture_output=True, text=True).stdout
+        mounts = node_mounts(node, output, args.prefix)
+    except (OSError, subprocess.CalledProcessError, ValueError) as error:
+        print("bench-distribution: cannot list what %s loads: %s" % (node, error), file=sys.stderr)
+        return 1
+    loaders = [target for _host, target in mounts if os.path.basename(target).startswith("ld-linux")]
+    if len(loaders) != 1:
+        print("bench-distribution: %s names no single dynamic loader (ldd)" % node, file=sys.stderr)
+        return 1
+    for host, target in mounts:
+        print("%s\t%s" % (host, target))
     return 0
 
 
@@ -201,6 +264,7 @@ def cmd_run(args):
     received, sent = net_after[0] - net_before[0], net_after[1] - net_before[1]
     record = {
         "mode": args.mode,
+        "s3_server": args.s3_server,
         "receivers": args.receivers,
         "round": args.round,
         "eif_bytes": args.eif_bytes,
@@ -247,6 +311,14 @@ METRICS = (("wall_s", "wall s"), ("deliver_wall_s", "deliver s"), ("controller_c
            ("controller_dir_gib", "folder GiB"))
 
 
+def mode_label(record):
+    """The mode as the report shows it: s3 with its endpoint's server (runs recorded before it was a setting
+    ran against moto)."""
+    if record["mode"] != "s3":
+        return record["mode"]
+    return "s3 (%s)" % record.get("s3_server", "moto")
+
+
 def cmd_report(args):
     records = []
     for path in args.results:
@@ -254,6 +326,7 @@ def cmd_report(args):
             records += [json.loads(line) for line in handle if line.strip()]
     runs = [r for r in records if r.get("rc") == 0]
     for r in runs:
+        r["mode"] = mode_label(r)
         r["deliver_wall_s"] = (r.get("deliver") or {}).get("wall_s", 0.0)
         r["deliver_controller_cpu_s"] = (r.get("deliver") or {}).get("controller_cpu_s", 0.0)
         r["net_gib"] = r["net_bytes"] / GIB
@@ -311,11 +384,17 @@ def main(argv=None):
     p.add_argument("--empty", action="store_true")
     p.set_defaults(func=cmd_bucket)
 
+    p = sub.add_parser("node-mounts")
+    p.add_argument("--node", required=True, help="the node executable on this machine")
+    p.add_argument("--prefix", required=True, help="the container folder to mount it under")
+    p.set_defaults(func=cmd_node_mounts)
+
     p = sub.add_parser("run")
     p.add_argument("--mode", required=True)
     p.add_argument("--receivers", type=int, required=True)
     p.add_argument("--round", type=int, default=1)
     p.add_argument("--eif-bytes", type=int, required=True)
+    p.add_argument("--s3-server", default="moto", help="the S3 endpoint's server (recorded with the run)")
     p.add_argument("--bridge", required=True, help="the host side of the benchmark's podman network")
     p.add_argument("--controller-dir", required=True)
     p.add_argument("--cgroup-parent", required=True)
