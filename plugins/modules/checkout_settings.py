@@ -34,8 +34,8 @@ options:
   files:
     description:
       - With O(state=aside), the files whose settings to set aside, relative to O(repo_dir), taken literally (no
-        patterns) - the RV(opencontracts.enclave.enclave_build_facts#module:checkout.configured_files) of
-        M(opencontracts.enclave.enclave_build_facts). Empty - nothing to do.
+        patterns) - the RV(opencontracts.enclave.enclave_build_facts#module:checkout.configured_files).
+        Empty - nothing to do.
       - Ignored with O(state=restored), which takes the files from O(patch).
     type: list
     elements: str
@@ -56,8 +56,8 @@ attributes:
       - Changes nothing in the checkout and writes or removes no patch. O(state=aside) reports the files and the patch
         it would write (git works on a copy of the index).
       - O(state=restored) reports whether the patch would apply to the checkout as it is now, tried on a copy of the
-        index (with a git older than 2.34, which cannot apply three-way to an index only, a patch that only applies
-        three-way is reported as not applying).
+        index (with an older git that cannot apply three-way to an index alone, a patch that only applies three-way
+        is reported as not applying).
   diff_mode:
     support: full
     details: Shows O(patch) before and after - the settings set aside, or put back.
