@@ -233,3 +233,17 @@ def test_names_outside_the_checkout_are_refused(host):
     result = run(aside(host, files=["../elsewhere", "/etc/passwd", SCRIPT]))
     assert result["failed"]
     assert result["msg"] == "files: '../elsewhere', '/etc/passwd' are not a path inside the checkout"
+
+
+def test_a_script_upstream_removed_has_nothing_to_keep(host):
+    run(aside(host))
+    git("rm", "-q", SCRIPT, cwd=host["work"])
+    git("commit", "-q", "-m", "remove the script", cwd=host["work"])
+    git("fetch", "-q", "origin", cwd=host["dest"])
+    git("checkout", "-q", "--detach", "origin/main", cwd=host["dest"])
+    result = run(restored(host))
+    assert not result["failed"], result
+    assert result["changed"] and result["kept_upstream"] == [SCRIPT] and result["restored"] == []
+    assert not (host["dest"] / SCRIPT).exists() and marked(host) == []
+    assert git("status", "--porcelain", cwd=host["dest"]) == ""
+    assert not host["patch"].exists()
