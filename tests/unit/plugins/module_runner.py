@@ -52,6 +52,24 @@ def _fail_json(self, msg, **kwargs):  # pylint: disable=unused-argument
     raise ModuleExit(kwargs)
 
 
+def run_main(main, args, check_mode=False, diff=False):
+    """The result of a module's ``main()`` with ``args`` (and check mode or diff); it must exit or fail."""
+    args = dict(args)
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    if diff:
+        args["_ansible_diff"] = True
+    with module_args(args), \
+            mock.patch.object(basic.AnsibleModule, "exit_json", _exit_json), \
+            mock.patch.object(basic.AnsibleModule, "fail_json", _fail_json):
+        try:
+            main()
+        except ModuleExit as done:
+            json.dumps(done.result)  # what Ansible would send back must be JSON
+            return done.result
+    raise AssertionError("the module returned without calling exit_json or fail_json")
+
+
 class CommandRecorder:
     """A stand-in for AnsibleModule.run_command: answers from a table, records the calls."""
 

@@ -1,14 +1,11 @@
 """opencontracts.enclave.checkout_settings: a real git, a host checkout of an upstream repository in a temp folder."""
 
-import json
 import shutil
 import subprocess
-from unittest import mock
 
 import pytest
 
 import module_runner
-from ansible.module_utils import basic
 from ansible_collections.opencontracts.enclave.plugins.modules import checkout_settings
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -45,20 +42,7 @@ def host(tmp_path, monkeypatch):
 
 
 def run(args, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with module_runner.module_args(args), \
-            mock.patch.object(basic.AnsibleModule, "exit_json", module_runner._exit_json), \
-            mock.patch.object(basic.AnsibleModule, "fail_json", module_runner._fail_json):
-        try:
-            checkout_settings.main()
-        except module_runner.ModuleExit as done:
-            json.dumps(done.result)
-            return done.result
-    raise AssertionError("the module returned without calling exit_json or fail_json")
+    return module_runner.run_main(checkout_settings.main, args, check_mode, diff)
 
 
 def aside(host, **changes):

@@ -1,15 +1,12 @@
 """opencontracts.enclave.sparse_checkout: a real git, an upstream repository served from a temp folder."""
 
-import json
 import os
 import shutil
 import subprocess
-from unittest import mock
 
 import pytest
 
 import module_runner
-from ansible.module_utils import basic
 from ansible_collections.opencontracts.enclave.plugins.modules import sparse_checkout
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -52,20 +49,7 @@ def upstream(tmp_path, monkeypatch):
 
 def run(args, check_mode=False, diff=False):
     """The module with the host's real git."""
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with module_runner.module_args(args), \
-            mock.patch.object(basic.AnsibleModule, "exit_json", module_runner._exit_json), \
-            mock.patch.object(basic.AnsibleModule, "fail_json", module_runner._fail_json):
-        try:
-            sparse_checkout.main()
-        except module_runner.ModuleExit as done:
-            json.dumps(done.result)
-            return done.result
-    raise AssertionError("the module returned without calling exit_json or fail_json")
+    return module_runner.run_main(sparse_checkout.main, args, check_mode, diff)
 
 
 def args(repo, **changes):
