@@ -33,16 +33,25 @@ can be told), ``degraded`` (a problem, or the registry could not be asked), ``no
 The module judges on the spot when it is given the oracle's address and price (and then returns the
 verdict as ``verdict``); the filter registry_quote_verdict and the roles' results use the same code.
 
-Public API: :func:`ask_registry`, :func:`parse_return_oracle`, :func:`judge_oracle`, :func:`quote_summary`,
+The module registry_quote is :data:`ARGUMENT_SPEC` (with :data:`REQUIRED_BY`) and :func:`run`; its action
+plugin runs the same :func:`run` in Ansible's worker process when the task runs on the controller
+(plugin_utils/controller_action.py).
+
+Public API: :data:`ARGUMENT_SPEC`, :data:`REQUIRED_BY`, :func:`run`, :func:`ask`, :func:`bad_options`,
+:func:`ask_registry`, :func:`parse_return_oracle`, :func:`judge_oracle`, :func:`quote_summary`,
 :func:`verdict_of_result`, :func:`registered_verdict`, :func:`opn_text`, :data:`NO_ORACLE`, :data:`STATES`,
 :data:`WEI_PER_OPN`, :class:`RegistryQuoteError`.
 """
 
 import json
+import time
 
 from collections.abc import Mapping
 
+from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.opencontracts.enclave.plugins.module_utils.client_protocol import (
+    HAS_WEBSOCKETS,
+    WEBSOCKETS_ERROR,
     ClientProtocolError,
     ClientProtocolTimeout,
     exchange,
@@ -53,6 +62,20 @@ NO_ORACLE = "N/A"
 REQUEST = {"fname": "get_oracle"}
 WEI_PER_OPN = 10 ** 18
 STATES = ("registered", "not_quoted", "degraded", "not_checked")
+
+ARGUMENT_SPEC = dict(
+    url=dict(type="str", required=True),
+    timeout=dict(type="float", default=10),
+    validate_certs=dict(type="bool", default=True),
+    address=dict(type="str"),
+    price_wei=dict(type="raw"),
+    provider=dict(type="str"),
+    busy=dict(type="bool", default=False),
+    retries=dict(type="int", default=0),
+    delay=dict(type="float", default=5),
+    fail_on_degraded=dict(type="bool", default=False),
+)
+REQUIRED_BY = {"price_wei": "address"}
 
 
 class RegistryQuoteError(Exception):
@@ -247,3 +270,66 @@ def registered_verdict(result, registry="the registry"):
     if isinstance(result, Mapping) and not result.get("skipped"):
         result = dict(result, quote=None)
     return verdict_of_result(result, "", "", registry=registry)
+
+
+def ask(url, timeout, validate_certs):
+    """One get_oracle: the result as the task would register it, ``{"quote", "answer"}`` or ``{"failed", "msg"}``."""
+    try:
+        answer = ask_registry(url, timeout, validate_certs)
+    except RegistryQuoteError as exc:
+        return {"failed": True, "msg": str(exc)}
+    try:
+        return {"quote": parse_return_oracle(answer), "answer": answer}
+    except RegistryQuoteError as exc:
+        return {"failed": True, "msg": "the registry at %s: %s" % (url, exc), "answer": answer}
+
+
+def bad_options(params):
+    """Every option error, one message each."""
+    errors = []
+    if not params["url"].startswith(("ws://", "wss://")):
+        errors.append("url must start with ws:// or wss://, got %r" % params["url"])
+    if params["timeout"] <= 0:
+        errors.append("timeout must be more than 0, got %s" % params["timeout"])
+    if params["retries"] < 0:
+        errors.append("retries must be 0 or more, got %s" % params["retries"])
+    if params["delay"] < 0:
+        errors.append("delay must be 0 or more, got %s" % params["delay"])
+    price = params["price_wei"]
+    if price is not None and (isinstance(price, bool) or not str(price).strip().isdigit()):
+        errors.append("price_wei must be a whole number of wei, got %r" % (price,))
+    judged = price is not None
+    for name in ("provider", "fail_on_degraded", "busy"):
+        if params[name] and not judged:
+            errors.append("%s needs price_wei (and address): only a judged quote has a verdict" % name)
+    return errors
+
+
+def run(params):
+    """The module's result for its validated options ``params``; a failed result has ``failed: true`` and ``msg``."""
+    url = params["url"]
+    errors = bad_options(params)
+    if errors:
+        return dict(changed=False, failed=True, msg="; ".join(errors), url=url, address=params["address"], attempts=0)
+    if not HAS_WEBSOCKETS:
+        return dict(changed=False, failed=True, msg=missing_required_lib("websockets"), exception=WEBSOCKETS_ERROR)
+    judged = params["price_wei"] is not None
+    attempts = 0
+    while True:
+        attempts += 1
+        result = ask(url, params["timeout"], params["validate_certs"])
+        verdict = None
+        if judged:
+            verdict = verdict_of_result(result, params["address"], params["price_wei"], provider=params["provider"],
+                                        registry="the registry %s" % url, busy=params["busy"])
+        settled = verdict["state"] != "degraded" if judged else not result.get("failed")
+        if settled or attempts > params["retries"]:
+            break
+        time.sleep(params["delay"])
+    result.update(changed=False, url=url, address=params["address"], attempts=attempts)
+    if judged:
+        result.update(verdict=verdict, failed=False)
+        if params["fail_on_degraded"] and verdict["state"] == "degraded":
+            result["failed"] = True
+            result["msg"] = "degraded in the user's view: %s (%s)" % ("; ".join(verdict["problems"]), verdict["summary"])
+    return result

@@ -54,6 +54,14 @@ attributes:
   platform:
     details: Runs on the controller (C(delegate_to=localhost)), which needs the Python library C(websockets), and
       with O(allowed_pcr0) C(cbor2) and C(cryptography) 45 or later.
+  action:
+    description: Has an action plugin, which runs part or all of the module on the controller.
+    support: full
+    details:
+      - On the controller (a local connection) with ansible-playbook's own Python as C(ansible_python_interpreter), as the
+        roles run it, the action plugin runs the module's code in Ansible's worker process instead of starting a new
+        Python, with the same options, checks and return values. With another interpreter, C(become), C(async) or a
+        task C(environment), or on another host, the module runs as any module does.
 seealso:
   - module: opencontracts.enclave.attestation_verify
     description: Verifies the document this module returns.
@@ -130,90 +138,15 @@ verification:
            module_id: i-07d2111bce50814e1-enc0196f6e27ae4a4e1, timestamp: "2025-05-22T07:27:54.851Z", age_seconds: 3}
 """
 
-import json
-import time
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.opencontracts.enclave.plugins.module_utils.attestation import failure, verification_result
-from ansible_collections.opencontracts.enclave.plugins.module_utils.client_protocol import (
-    HAS_WEBSOCKETS,
-    WEBSOCKETS_ERROR,
-    ClientProtocolError,
-    ClientProtocolTimeout,
-    exchange,
-)
-
-REQUEST = {"fname": "get_attestation"}
-
-
-def parse_answer(text):
-    """The oracle's answer -> (status, attestation hex, signThis, error)."""
-    try:
-        message = json.loads(text)
-    except (TypeError, ValueError):
-        return "error", None, None, "the answer is not JSON: %r" % (text[:200],)
-    fname = message.get("fname") if isinstance(message, dict) else None
-    if fname == "busy":
-        return "busy", None, None, None
-    if fname != "attestation":
-        return "error", None, None, "unexpected answer %r (expected attestation or busy)" % (fname if fname else text[:200],)
-    document = message.get("attestation")
-    if not isinstance(document, str) or not document:
-        return "error", None, None, "the attestation answer has no document"
-    try:
-        bytes.fromhex(document)
-    except ValueError:
-        return "error", None, None, "the attestation answer's document is not hex"
-    sign_this = message.get("signThis")
-    return "attestation", document.lower(), sign_this if isinstance(sign_this, str) else None, None
-
-
-def probe(url, timeout, validate_certs=True):
-    """Send get_attestation to url -> (status, attestation, sign_this, error, elapsed)."""
-    started = time.monotonic()
-    try:
-        text = exchange(url, REQUEST, timeout, validate_certs)
-    except ClientProtocolTimeout as exc:
-        return "error", None, None, str(exc), time.monotonic() - started
-    except ClientProtocolError as exc:
-        return "error", None, None, "cannot talk to %s: %s" % (url, exc), time.monotonic() - started
-    status, document, sign_this, error = parse_answer(text)
-    return status, document, sign_this, error, time.monotonic() - started
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.opencontracts.enclave.plugins.module_utils.attestation_probe import ARGUMENT_SPEC, run
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            url=dict(type="str", required=True),
-            timeout=dict(type="float", default=10.0),
-            validate_certs=dict(type="bool", default=True),
-            allowed_pcr0=dict(type="list", elements="str"),
-            root_certificate=dict(type="path"),
-            max_age_seconds=dict(type="int", default=300),
-        ),
-        supports_check_mode=True,
-    )
-    if not HAS_WEBSOCKETS:
-        module.fail_json(msg=missing_required_lib("websockets"), exception=WEBSOCKETS_ERROR)
-    url = module.params["url"]
-    timeout = module.params["timeout"]
-    if not url.startswith(("ws://", "wss://")):
-        module.fail_json(msg="url must start with ws:// or wss://, got %r" % url, status="error", attestation=None,
-                         sign_this=None, url=url, elapsed=0.0, error="bad url", verification=None)
-    if timeout <= 0:
-        module.fail_json(msg="timeout must be more than 0, got %s" % timeout, status="error", attestation=None,
-                         sign_this=None, url=url, elapsed=0.0, error="bad timeout", verification=None)
-    status, document, sign_this, error, elapsed = probe(url, timeout, module.params["validate_certs"])
-    result = dict(changed=False, status=status, attestation=document, sign_this=sign_this, url=url,
-                  elapsed=round(elapsed, 3), error=error, verification=None)
-    if status == "error":
-        module.fail_json(msg="attestation probe of %s failed: %s" % (url, error), **result)
-    if status == "attestation" and module.params["allowed_pcr0"] is not None:
-        result["verification"], failed = verification_result({
-            "document": document, "allowed_pcr0": module.params["allowed_pcr0"],
-            "root_certificate": module.params["root_certificate"], "max_age_seconds": module.params["max_age_seconds"]})
-        if failed is not None:
-            module.fail_json(**dict(result, **failure(failed, "the attestation document of %s" % url)))
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = run(module.params)
+    if result.pop("failed", False):
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

@@ -74,6 +74,14 @@ extends_documentation_fragment:
 attributes:
   platform:
     details: Runs where it is delegated to (the controller by default in the roles), which needs the Python library C(websockets).
+  action:
+    description: Has an action plugin, which runs part or all of the module on the controller.
+    support: full
+    details:
+      - On the controller (a local connection) with ansible-playbook's own Python as C(ansible_python_interpreter), as the
+        roles run it, the action plugin runs the module's code in Ansible's worker process instead of starting a new
+        Python, with the same options, checks and return values. With another interpreter, C(become), C(async) or a
+        task C(environment), or on another host, the module runs as any module does.
 seealso:
   - module: opencontracts.enclave.enclave_health
     description: The health gate of the enclave the registry should quote.
@@ -158,89 +166,13 @@ verdict:
            registry: "the registry ws://203.0.113.9:8080", summary: "users are sent to 203.0.113.7 at 0.75 OPN (+ registry 0.1 OPN)"}
 """
 
-import time
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.opencontracts.enclave.plugins.module_utils import registry_quote as rq
-from ansible_collections.opencontracts.enclave.plugins.module_utils.client_protocol import HAS_WEBSOCKETS, WEBSOCKETS_ERROR
-
-
-def ask(url, timeout, validate_certs):
-    """One get_oracle: the result as the task would register it, ``{"quote", "answer"}`` or ``{"failed", "msg"}``."""
-    try:
-        answer = rq.ask_registry(url, timeout, validate_certs)
-    except rq.RegistryQuoteError as exc:
-        return {"failed": True, "msg": str(exc)}
-    try:
-        return {"quote": rq.parse_return_oracle(answer), "answer": answer}
-    except rq.RegistryQuoteError as exc:
-        return {"failed": True, "msg": "the registry at %s: %s" % (url, exc), "answer": answer}
-
-
-def bad_options(params):
-    """Every option error, one message each."""
-    errors = []
-    if not params["url"].startswith(("ws://", "wss://")):
-        errors.append("url must start with ws:// or wss://, got %r" % params["url"])
-    if params["timeout"] <= 0:
-        errors.append("timeout must be more than 0, got %s" % params["timeout"])
-    if params["retries"] < 0:
-        errors.append("retries must be 0 or more, got %s" % params["retries"])
-    if params["delay"] < 0:
-        errors.append("delay must be 0 or more, got %s" % params["delay"])
-    price = params["price_wei"]
-    if price is not None and (isinstance(price, bool) or not str(price).strip().isdigit()):
-        errors.append("price_wei must be a whole number of wei, got %r" % (price,))
-    judged = price is not None
-    for name in ("provider", "fail_on_degraded", "busy"):
-        if params[name] and not judged:
-            errors.append("%s needs price_wei (and address): only a judged quote has a verdict" % name)
-    return errors
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.opencontracts.enclave.plugins.module_utils.registry_quote import ARGUMENT_SPEC, REQUIRED_BY, run
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            url=dict(type="str", required=True),
-            timeout=dict(type="float", default=10),
-            validate_certs=dict(type="bool", default=True),
-            address=dict(type="str"),
-            price_wei=dict(type="raw"),
-            provider=dict(type="str"),
-            busy=dict(type="bool", default=False),
-            retries=dict(type="int", default=0),
-            delay=dict(type="float", default=5),
-            fail_on_degraded=dict(type="bool", default=False),
-        ),
-        required_by={"price_wei": "address"},
-        supports_check_mode=True,
-    )
-    params = module.params
-    url = params["url"]
-    errors = bad_options(params)
-    if errors:
-        module.fail_json(msg="; ".join(errors), url=url, address=params["address"], attempts=0)
-    if not HAS_WEBSOCKETS:
-        module.fail_json(msg=missing_required_lib("websockets"), exception=WEBSOCKETS_ERROR)
-    judged = params["price_wei"] is not None
-    attempts = 0
-    while True:
-        attempts += 1
-        result = ask(url, params["timeout"], params["validate_certs"])
-        verdict = None
-        if judged:
-            verdict = rq.verdict_of_result(result, params["address"], params["price_wei"], provider=params["provider"],
-                                           registry="the registry %s" % url, busy=params["busy"])
-        settled = verdict["state"] != "degraded" if judged else not result.get("failed")
-        if settled or attempts > params["retries"]:
-            break
-        time.sleep(params["delay"])
-    result.update(changed=False, url=url, address=params["address"], attempts=attempts)
-    if judged:
-        result.update(verdict=verdict, failed=False)
-        if params["fail_on_degraded"] and verdict["state"] == "degraded":
-            result["failed"] = True
-            result["msg"] = "degraded in the user's view: %s (%s)" % ("; ".join(verdict["problems"]), verdict["summary"])
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_by=REQUIRED_BY, supports_check_mode=True)
+    result = run(module.params)
     if result.pop("failed", False):
         module.fail_json(**result)
     module.exit_json(**result)

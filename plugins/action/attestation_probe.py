@@ -1,0 +1,13 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) Open Contracts enclave collection contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The module attestation_probe, run in Ansible's worker process on the controller (plugin_utils/controller_action.py)."""
+
+from ansible_collections.opencontracts.enclave.plugins.module_utils import attestation_probe as module_code
+from ansible_collections.opencontracts.enclave.plugins.plugin_utils.controller_action import ControllerModuleAction
+
+
+class ActionModule(ControllerModuleAction):
+    MODULE = "opencontracts.enclave.attestation_probe"
+    ARGUMENT_SPEC = module_code.ARGUMENT_SPEC
+    run_module = staticmethod(module_code.run)
