@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The attributes every module of the collection documents, shared as documentation fragments.
 
-Use the base fragment alone, or together with exactly one of the others:
+Use the base fragment alone, or together with one of ``read_only`` and ``files``, and ``controller_action``
+when the module has an action plugin built on plugin_utils/controller_action.py:
 
     extends_documentation_fragment:
       - opencontracts.enclave.attributes
@@ -52,4 +53,18 @@ attributes:
   diff_mode:
     support: full
     details: Shows the file before and after.
+"""
+
+    # Modules whose action plugin runs their code in Ansible's worker on the controller (plugin_utils/controller_action.py).
+    CONTROLLER_ACTION = r"""
+options: {}
+attributes:
+  action:
+    description: Has an action plugin, which runs part or all of the module on the controller.
+    support: full
+    details:
+      - On the controller (a local connection) with ansible-playbook's own Python as C(ansible_python_interpreter), as the
+        roles run it, the action plugin runs the module's code in Ansible's worker process instead of starting a new
+        Python, with the same options, checks and return values. With another interpreter, C(become), C(async) or a
+        task C(environment), or on another host, the module runs as any module does.
 """

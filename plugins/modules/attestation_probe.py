@@ -50,18 +50,11 @@ extends_documentation_fragment:
   - opencontracts.enclave.client_protocol
   - opencontracts.enclave.attributes
   - opencontracts.enclave.attributes.read_only
+  - opencontracts.enclave.attributes.controller_action
 attributes:
   platform:
     details: Runs on the controller (C(delegate_to=localhost)), which needs the Python library C(websockets), and
       with O(allowed_pcr0) C(cbor2) and C(cryptography) 45 or later.
-  action:
-    description: Has an action plugin, which runs part or all of the module on the controller.
-    support: full
-    details:
-      - On the controller (a local connection) with ansible-playbook's own Python as C(ansible_python_interpreter), as the
-        roles run it, the action plugin runs the module's code in Ansible's worker process instead of starting a new
-        Python, with the same options, checks and return values. With another interpreter, C(become), C(async) or a
-        task C(environment), or on another host, the module runs as any module does.
 seealso:
   - module: opencontracts.enclave.attestation_verify
     description: Verifies the document this module returns.
