@@ -52,16 +52,22 @@ def _fail_json(self, msg, **kwargs):  # pylint: disable=unused-argument
     raise ModuleExit(kwargs)
 
 
-def run_main(main, args, check_mode=False, diff=False):
-    """The result of a module's ``main()`` with ``args`` (and check mode or diff); it must exit or fail."""
+def run_main(main, args, check_mode=False, diff=False, patches=()):
+    """The result of a module's ``main()`` with ``args`` (and check mode or diff); it must exit or fail.
+
+    ``patches``: more context managers to hold while ``main()`` runs (run_module's command stand-ins).
+    """
     args = dict(args)
     if check_mode:
         args["_ansible_check_mode"] = True
     if diff:
         args["_ansible_diff"] = True
-    with module_args(args), \
-            mock.patch.object(basic.AnsibleModule, "exit_json", _exit_json), \
-            mock.patch.object(basic.AnsibleModule, "fail_json", _fail_json):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(module_args(args))
+        stack.enter_context(mock.patch.object(basic.AnsibleModule, "exit_json", _exit_json))
+        stack.enter_context(mock.patch.object(basic.AnsibleModule, "fail_json", _fail_json))
+        for patch in patches:
+            stack.enter_context(patch)
         try:
             main()
         except ModuleExit as done:
@@ -94,9 +100,6 @@ def run_module(main, args, check_mode=False, commands=None, bin_path="/usr/bin/n
     ``commands``: a CommandRecorder (or None: running any command fails the test).
     ``bin_path``: what get_bin_path returns (None: not installed).
     """
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
     recorder = commands or CommandRecorder({})
 
     def run_command(self, argv, **kwargs):
@@ -105,14 +108,6 @@ def run_module(main, args, check_mode=False, commands=None, bin_path="/usr/bin/n
     def get_bin_path(self, arg, required=False, opt_dirs=None):  # pylint: disable=unused-argument
         return bin_path
 
-    with module_args(args), \
-            mock.patch.object(basic.AnsibleModule, "exit_json", _exit_json), \
-            mock.patch.object(basic.AnsibleModule, "fail_json", _fail_json), \
-            mock.patch.object(basic.AnsibleModule, "run_command", run_command), \
-            mock.patch.object(basic.AnsibleModule, "get_bin_path", get_bin_path):
-        try:
-            main()
-        except ModuleExit as done:
-            json.dumps(done.result)  # what a module returns must be JSON
-            return done.result
-    raise AssertionError("the module returned without calling exit_json or fail_json")
+    return run_main(main, args, check_mode, patches=(
+        mock.patch.object(basic.AnsibleModule, "run_command", run_command),
+        mock.patch.object(basic.AnsibleModule, "get_bin_path", get_bin_path)))
