@@ -17,11 +17,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 
-from . import cpio, dockerstore, eif, errors, machine as machine_mod, paths, signing, state
+from . import cpio, eif, errors, machine as machine_mod, paths, state
 from .errors import NitroCliError
+
+# dockerstore, signing and tarfile are imported by the commands that use them (building, describing an
+# image, a signed image's PCR8): serve scripts call describe-enclaves every few seconds, and the real
+# nitro-cli is a native program whose start costs the host next to nothing.
 
 MIB = 1 << 20
 MAX_ENCLAVES = 4
@@ -292,6 +295,7 @@ def eif_measurements(parsed):
     measurements = dict(parsed.measurements)
     signature = parsed.first(eif.SIGNATURE)
     if signature is not None:
+        from . import signing  # pylint: disable=import-outside-toplevel
         try:
             cert_pem, _cose = signing.read_signature_section(signature)
             measurements["PCR8"] = eif.pcr_value([signing.pem_to_der(cert_pem)])
@@ -628,6 +632,8 @@ def padding_ramdisk(mib):
 
 def _rootfs_entries(layers):
     """The merged file system of the image layers: {path: (kind, data, mode)}, whiteouts applied."""
+    import tarfile  # pylint: disable=import-outside-toplevel
+
     entries = {}
     for layer in layers:
         with tarfile.open(fileobj=io.BytesIO(layer), mode="r:*") as archive:
@@ -709,6 +715,8 @@ def read_input_file(path):
 
 
 def build_enclave(machine, args):
+    from . import dockerstore, signing  # pylint: disable=import-outside-toplevel
+
     artifacts = artifacts_dir()
     blobs = paths.blobs_dir()
     if not os.path.isdir(blobs):
@@ -835,6 +843,7 @@ def describe_eif(args):
                 flat.update(metadata["CustomMetadata"])
             result["Metadata"] = flat
     if result["IsSigned"]:
+        from . import signing  # pylint: disable=import-outside-toplevel
         try:
             cert_pem, cose = signing.read_signature_section(parsed.first(eif.SIGNATURE))
             result["SigningCertificate"] = signing.certificate_info(cert_pem)
