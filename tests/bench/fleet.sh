@@ -16,6 +16,8 @@
 #   noop      oracle.yml again, ROUNDS times: the benchmark FAILS when any host reports a change
 #   status    ansible-playbook playbooks/status.yml --limit oracles, ROUNDS times (alternating with the no-op
 #             runs)
+#   floor     tests/bench/fleet/floor.yml, after each status run: Ansible's own cost for plays shaped like a
+#             receiving host's no-op (the same tasks per host and module runs on it, none of the collection)
 # Each run records wall seconds, controller CPU seconds (ansible-playbook and every process it started,
 # SSH masters included), the CPU seconds of each host container and of podman's runtime processes for
 # them (cgroup accounting), and the changed count of every host (tests/bench/fleet/bench_fleet.py).
@@ -312,6 +314,8 @@ bench_set() {
             -- ansible-playbook -i "$inventory" "$code/playbooks/oracle.yml" --limit oracles
         measure status "$round" "$setdir/logs/status-$round.log" \
             -- ansible-playbook -i "$inventory" "$code/playbooks/status.yml" --limit oracles
+        measure floor "$round" "$setdir/logs/floor-$round.log" --expect-no-change \
+            -- ansible-playbook -i "$inventory" "$repo/tests/bench/fleet/floor.yml" --limit oracles
     done
     "$python" "$bench" idle --mode "$mode" --hosts "$count" --cgroup-parent "$cgroup_parent" \
         --seconds "$idle_seconds" --results "$results"

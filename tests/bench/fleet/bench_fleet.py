@@ -44,7 +44,7 @@ import time
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 CONTAINER_PREFIX = "bench-fleet-"
 CONTROLLER_CGROUP = "opencontracts_bench_fleet_controller"
-PHASES = ("bringup", "converge", "noop", "status")
+PHASES = ("bringup", "converge", "noop", "status", "floor")
 RECAP = re.compile(
     r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
     r"failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)\s+rescued=(?P<rescued>\d+)\s+ignored=(?P<ignored>\d+)"
