@@ -7,11 +7,17 @@ service's enclaves), enclave_service_result and enclave_service_restarted (its h
 enclave_service_summary (one line per host of a playbook's end).
 
 The logic lives in ``plugins/plugin_utils/enclave_service.py``; each filter is documented in the YAML file of
-its name beside this one.
+its name beside this one. Each filter imports its code when it runs: to find one filter, Ansible imports
+every filter file of the collection in each worker process it forks.
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils import enclave_service
+
+
+def _enclave_service():
+    """plugins/plugin_utils/enclave_service.py, imported on first use."""
+    from ansible_collections.opencontracts.enclave.plugins.plugin_utils import enclave_service
+    return enclave_service
 
 
 def enclave_service_result(stages, context):
@@ -20,7 +26,7 @@ def enclave_service_result(stages, context):
         if not isinstance(value, dict):
             raise AnsibleFilterError("opencontracts.enclave.enclave_service_result: %s must be a dictionary, got %s"
                                      % (name, type(value).__name__))
-    return enclave_service.service_result(stages, context)
+    return _enclave_service().service_result(stages, context)
 
 
 def enclave_service_selector(pcr0s, enclave_name):
@@ -28,7 +34,7 @@ def enclave_service_selector(pcr0s, enclave_name):
     if not isinstance(pcr0s, list):
         raise AnsibleFilterError("opencontracts.enclave.enclave_service_selector: the PCR0 values must be a list, got %s"
                                  % type(pcr0s).__name__)
-    return enclave_service.enclave_selector(enclave_name, pcr0s)
+    return _enclave_service().enclave_selector(enclave_name, pcr0s)
 
 
 def enclave_service_summary(hosts, hostvars, kind):
@@ -36,12 +42,12 @@ def enclave_service_summary(hosts, hostvars, kind):
     if kind not in ("oracle", "registry"):
         raise AnsibleFilterError("opencontracts.enclave.enclave_service_summary: kind must be oracle or registry, got %r"
                                  % (kind,))
-    return enclave_service.summary_lines(hosts, hostvars, kind)
+    return _enclave_service().summary_lines(hosts, hostvars, kind)
 
 
 def enclave_service_restarted(restart):
     """Whether the restart handler ran in this run (its registered result, or nothing)."""
-    return enclave_service.restarted(restart)
+    return _enclave_service().restarted(restart)
 
 
 class FilterModule:

@@ -4,11 +4,12 @@
 
 """The enclave_service role's preflight filter (documented in enclave_service_input_errors.yml beside this file).
 
-The rules live in ``plugins/plugin_utils/enclave_service_inputs.py``.
+The rules live in ``plugins/plugin_utils/enclave_service_inputs.py``. Each filter imports its code when
+it runs: to find one filter, Ansible imports every filter file of the collection in each worker process
+it forks.
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.enclave_service_inputs import input_errors
 
 
 def enclave_service_input_errors(inputs, facts=None, check_mode=False):
@@ -16,6 +17,8 @@ def enclave_service_input_errors(inputs, facts=None, check_mode=False):
     if not isinstance(inputs, dict):
         raise AnsibleFilterError("opencontracts.enclave.enclave_service_input_errors: the input must be a dictionary,"
                                  " got %s" % type(inputs).__name__)
+    from ansible_collections.opencontracts.enclave.plugins.plugin_utils.enclave_service_inputs import input_errors
+
     return input_errors(inputs, facts=facts, check_mode=bool(check_mode))
 
 

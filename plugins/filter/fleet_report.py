@@ -8,19 +8,14 @@ The logic lives in ``plugins/plugin_utils/fleet_report.py`` (the report and the 
 table) and ``plugins/plugin_utils/fleet_report_html.py`` (the HTML page); each filter is
 documented in the YAML file of its name beside this one. The JSON schema is described
 in ``docs/fleet-report.md``.
+
+Each filter imports its code when it runs: to find one filter, Ansible imports every filter file of the
+collection in each worker process it forks.
 """
 
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report import (
-    FleetReportError,
-    build_report,
-    collect_inputs,
-    render_table,
-)
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_attestation import archive_records, archive_text
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_html import render_html
 
 
 def _check_report(name, report):
@@ -31,6 +26,8 @@ def _check_report(name, report):
 
 def fleet_report(hostnames, hostvars, groups, options=None, permitted_defaults=None, generated_at=None, title=None):
     """The fleet report (a dict) for ``hostnames``, from their ``hostvars`` and the inventory's ``groups``."""
+    from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report import FleetReportError, build_report, collect_inputs
+
     try:
         inputs = collect_inputs(hostnames, hostvars, groups, options=options, permitted_defaults=permitted_defaults)
         return build_report(inputs, generated_at=generated_at, title=title)
@@ -40,18 +37,24 @@ def fleet_report(hostnames, hostvars, groups, options=None, permitted_defaults=N
 
 def fleet_report_table(report):
     """The report as a plain-text table followed by the fleet totals."""
+    from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report import render_table
+
     _check_report("fleet_report_table", report)
     return render_table(report)
 
 
 def fleet_report_html(report):
     """The report as a self-contained HTML page."""
+    from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_html import render_html
+
     _check_report("fleet_report_html", report)
     return render_html(report)
 
 
 def fleet_report_attestation_archive(report, hostvars, existing="", probe_var="__fleet_report_attest_probe"):
     """The text of attestations-<date>.jsonl: ``existing``, then a line per oracle whose attestation verified."""
+    from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_attestation import archive_records, archive_text
+
     _check_report("fleet_report_attestation_archive", report)
     records = archive_records(report["hosts"], hostvars, probe_var, report.get("generated_at"))
     return archive_text(existing, records)

@@ -2,12 +2,15 @@
 # Copyright (c) Open Contracts enclave collection contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The fleet_report role's preflight and probe filters; the logic is in ``plugins/plugin_utils/fleet_report_inputs.py``."""
+"""The fleet_report role's preflight and probe filters; the logic is in ``plugins/plugin_utils/fleet_report_inputs.py``.
+
+Each filter imports its code when it runs: to find one filter, Ansible imports every filter file of the
+collection in each worker process it forks.
+"""
 
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_inputs import input_errors, probe_arguments
 
 
 def fleet_report_input_errors(settings):
@@ -15,6 +18,8 @@ def fleet_report_input_errors(settings):
     if not isinstance(settings, Mapping):
         raise AnsibleFilterError("opencontracts.enclave.fleet_report_input_errors: expects a dictionary of settings, got %r"
                                  % type(settings).__name__)
+    from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_inputs import input_errors
+
     return input_errors(settings)
 
 
@@ -23,6 +28,8 @@ def fleet_report_probe_arguments(group_names, settings):
     if not isinstance(settings, Mapping):
         raise AnsibleFilterError("opencontracts.enclave.fleet_report_probe_arguments: expects a dictionary of settings, "
                                  "got %r" % type(settings).__name__)
+    from ansible_collections.opencontracts.enclave.plugins.plugin_utils.fleet_report_inputs import probe_arguments
+
     return probe_arguments(list(group_names or []), settings)
 
 

@@ -6,13 +6,14 @@
 and registry_quote_python (the Python the module runs under, from the controller or on the host).
 
 The verdict's logic lives in ``plugins/module_utils/registry_quote.py`` (the module registry_quote judges with it
-too); each filter is documented in the YAML file of its name beside this one.
+too); each filter is documented in the YAML file of its name beside this one. Each filter imports its code
+when it runs: to find one filter, Ansible imports every filter file of the collection in each worker
+process it forks.
 """
 
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.opencontracts.enclave.plugins.module_utils.registry_quote import verdict_of_result
 
 # The interpreter on a host that names none and was not asked for one yet.
 HOST_PYTHON = "/usr/bin/python3"
@@ -20,6 +21,8 @@ HOST_PYTHON = "/usr/bin/python3"
 
 def registry_quote_verdict(result, address, price_wei, provider=None, registry="the registry", busy=False):
     """The verdict on one oracle from a registered registry_quote result."""
+    from ansible_collections.opencontracts.enclave.plugins.module_utils.registry_quote import verdict_of_result
+
     return verdict_of_result(result, address, price_wei, provider=provider, registry=registry, busy=busy)
 
 
